@@ -1,0 +1,106 @@
+"""`RunContext`: what a body, a hook or a helper can see of the run it is part of.
+
+`step.context` is the run's `RunContext`. It carries the run's `workflow_id`, the
+user's `context` value and the `clock`, and it lets helpers (conditionals, sagas,
+approvals) emit events correlated with the run through `emit`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeAlias
+
+from resultflow.clock import Clock
+from resultflow.events import WorkflowEvent
+
+__all__ = ["EventSink", "RunContext"]
+
+EventSink: TypeAlias = Callable[[WorkflowEvent, object], Awaitable[None] | None]
+"""An `on_event` listener: `sink(event, context)`, sync or async."""
+
+logger = logging.getLogger("resultflow")
+
+
+class RunContext:
+    """The run-wide state shared by the runner, the steps and the helpers of one run."""
+
+    __slots__ = (
+        "_listener_warned",
+        "_step_ids",
+        "clock",
+        "context",
+        "name",
+        "on_event",
+        "workflow_id",
+    )
+
+    def __init__(
+        self,
+        workflow_id: str,
+        *,
+        context: object,
+        clock: Clock,
+        on_event: EventSink | None,
+        name: str | None = None,
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.context = context
+        self.clock = clock
+        self.on_event = on_event
+        self.name = name
+        self._step_ids = itertools.count(1)
+        self._listener_warned = False
+
+    @property
+    def listening(self) -> bool:
+        """True when an `on_event` sink is attached (build events only then)."""
+        return self.on_event is not None
+
+    def new_step_id(self) -> str:
+        """A step id unique within this run (`"s1"`, `"s2"`, ...)."""
+        return f"s{next(self._step_ids)}"
+
+    def now(self) -> float:
+        """The clock's wall time, for event timestamps."""
+        return self.clock.now()
+
+    async def emit(self, event: WorkflowEvent) -> None:
+        """Send `event` to the listener; a listener that raises is logged once per run."""
+        sink = self.on_event
+        if sink is None:
+            return
+        try:
+            outcome = sink(event, self.context)
+            if inspect.isawaitable(outcome):
+                await outcome
+        except Exception as exc:  # a listener never breaks the run
+            self._warn_listener(exc)
+
+    def emit_sync(self, event: WorkflowEvent) -> None:
+        """Send `event` to a synchronous listener (used by `run_sync`)."""
+        sink = self.on_event
+        if sink is None:
+            return
+        try:
+            outcome = sink(event, self.context)
+            if inspect.isawaitable(outcome):
+                close = getattr(outcome, "close", None)
+                if callable(close):
+                    close()
+                raise TypeError("run_sync needs a synchronous on_event listener")
+        except Exception as exc:
+            self._warn_listener(exc)
+
+    def _warn_listener(self, exc: Exception) -> None:
+        if not self._listener_warned:
+            self._listener_warned = True
+            logger.warning(
+                "resultflow: on_event listener raised %s: %s (run %s); further listener "
+                "errors in this run are not reported",
+                type(exc).__name__,
+                exc,
+                self.workflow_id,
+            )

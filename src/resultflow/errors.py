@@ -1,0 +1,271 @@
+"""Error values: the `TaggedError` base and the library's own error types.
+
+Errors are values returned in `Err(...)`, not raised. Any object may be an error;
+`TaggedError` adds a stable `tag`, a `message`, and `to_dict` / `from_dict` so errors
+survive JSON persistence. The library's errors, all `TaggedError` subclasses::
+
+    TaggedError
+     ├── UnexpectedError         a step or body raised (exception kept as `cause`)
+     ├── StepTimeout             a step ran past its timeout
+     ├── WorkflowTimeout         a whole run ran past its timeout
+     ├── CircuitOpen             a circuit breaker refused the call
+     ├── RateLimited             a rate or concurrency limiter refused the call
+     ├── PendingApproval         a human approval is still pending
+     ├── ApprovalRejected        a human approval was rejected
+     ├── SagaCompensationFailed  a saga failed and some compensations failed too
+     ├── Cancelled               the operation was cancelled
+     └── Skipped                 a hook declined to run the workflow
+
+`UnwrapError` (raised by `unwrap()` on an Err) is an exception, not an error value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from typing_extensions import Self, dataclass_transform
+
+from resultflow.result import UnwrapError
+
+__all__ = [
+    "ApprovalRejected",
+    "Cancelled",
+    "CircuitOpen",
+    "PendingApproval",
+    "RateLimited",
+    "SagaCompensationFailed",
+    "Skipped",
+    "StepTimeout",
+    "TaggedError",
+    "UnexpectedError",
+    "UnknownTagError",
+    "UnwrapError",
+    "WorkflowTimeout",
+    "registered_tags",
+]
+
+E_co = TypeVar("E_co", covariant=True)
+
+_REGISTRY: dict[str, type[TaggedError]] = {}
+
+
+class UnknownTagError(LookupError):
+    """`TaggedError.from_dict` met a tag that no loaded class registered."""
+
+    def __init__(self, tag: object, known: list[str]) -> None:
+        shown = ", ".join(sorted(known)[:20]) or "none"
+        super().__init__(f"unknown error tag {tag!r}; known tags: {shown}")
+        self.tag = tag
+
+
+class _DefaultMessage:
+    """Non-data descriptor: a `message` that subclasses may replace with a field."""
+
+    def __get__(self, instance: TaggedError | None, owner: type[TaggedError]) -> str:
+        if instance is None:
+            # Hidden from the class so dataclasses never mistake it for a default.
+            raise AttributeError("message")
+        return instance.default_message()
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field, dataclasses.Field))
+class TaggedError:
+    """Base for error values: every subclass becomes a frozen dataclass with a `tag`.
+
+    ```python
+    class NotFound(TaggedError):
+        id: str
+
+    NotFound("42").tag      # "NotFound"
+    NotFound("42").to_dict()  # {"tag": "NotFound", "id": "42"}
+    ```
+
+    `tag` defaults to the class name; set `tag: ClassVar[str] = "NOT_FOUND"` to choose
+    a stable wire name. Tags are registered on class creation so `from_dict` can
+    rebuild the right class; two different classes may not share a tag.
+    """
+
+    tag: ClassVar[str] = "TaggedError"
+
+    if TYPE_CHECKING:
+        message: str
+        """A human-readable description (a `message` field, when declared, wins)."""
+    else:
+        message = _DefaultMessage()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "tag" not in cls.__dict__:
+            cls.tag = cls.__name__
+        if "__dataclass_fields__" not in cls.__dict__:
+            dataclass(frozen=True)(cls)
+            # Immutability comes from TaggedError's own __setattr__, so a user who
+            # also writes @dataclass(frozen=True) on the class does not clash.
+            for name in ("__setattr__", "__delattr__"):
+                if name in cls.__dict__:
+                    delattr(cls, name)
+        _register(cls)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def default_message(self) -> str:
+        """The message used when the subclass has no `message` field."""
+        parts = ", ".join(f"{k}={v!r}" for k, v in self._field_items())
+        return f"{self.tag}({parts})" if parts else self.tag
+
+    def to_dict(self) -> dict[str, object]:
+        """Return `{"tag": ..., **fields}` (fields marked `compare=False` are left out)."""
+        data: dict[str, object] = {"tag": self.tag}
+        data.update(self._field_items())
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Self:
+        """Rebuild an error from `to_dict()` output, finding the class by its tag.
+
+        Raises `UnknownTagError` for an unregistered tag and `TypeError` when the tag's
+        class is not `cls` or a subclass of it, or the fields do not fit.
+        """
+        tag = data.get("tag")
+        target = _REGISTRY.get(tag) if isinstance(tag, str) else None
+        if target is None:
+            raise UnknownTagError(tag, list(_REGISTRY))
+        if not issubclass(target, cls):
+            raise TypeError(f"tag {tag!r} belongs to {target.__qualname__}, not {cls.__qualname__}")
+        fields = {k: v for k, v in data.items() if k != "tag"}
+        return target(**fields)
+
+    def _field_items(self) -> list[tuple[str, object]]:
+        fields: dict[str, dataclasses.Field[object]] = getattr(self, "__dataclass_fields__", {})
+        return [
+            (f.name, getattr(self, f.name))
+            for f in fields.values()
+            if f.compare and f._field_type is dataclasses._FIELD  # type: ignore[attr-defined]
+        ]
+
+
+def _register(cls: type[TaggedError]) -> None:
+    existing = _REGISTRY.get(cls.tag)
+    if existing is not None and existing is not cls:
+        same_definition = (existing.__module__, existing.__qualname__) == (
+            cls.__module__,
+            cls.__qualname__,
+        )
+        if not same_definition:
+            raise TypeError(
+                f"error tag {cls.tag!r} of {cls.__module__}.{cls.__qualname__} is already "
+                f"used by {existing.__module__}.{existing.__qualname__}; set a distinct "
+                "`tag: ClassVar[str]`"
+            )
+    _REGISTRY[cls.tag] = cls
+
+
+def registered_tags() -> dict[str, type[TaggedError]]:
+    """Return a copy of the tag -> class registry (for codecs and diagnostics)."""
+    return dict(_REGISTRY)
+
+
+class UnexpectedError(TaggedError):
+    """A step, a body or a hook raised an exception instead of returning a Result.
+
+    `exception_type` and `message` survive serialization; `cause` holds the live
+    exception (or, after a round trip, its description) and is not compared.
+    """
+
+    exception_type: str
+    message: str
+    step: str | None = None
+    cause: object = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, *, step: str | None = None) -> UnexpectedError:
+        """Describe `exc`; `step` names the step or hook that raised."""
+        return cls(
+            exception_type=_qualified_name(type(exc)),
+            message=str(exc),
+            step=step,
+            cause=exc,
+        )
+
+    def traceback_text(self) -> str | None:
+        """The formatted traceback of the cause, when it is a live exception."""
+        if isinstance(self.cause, BaseException):
+            return "".join(traceback.format_exception(self.cause))
+        return None
+
+
+class StepTimeout(TaggedError):
+    """A step did not finish within `seconds`; the operation was cancelled."""
+
+    name: str
+    seconds: float
+
+
+class WorkflowTimeout(TaggedError):
+    """A whole run did not finish within `seconds`."""
+
+    seconds: float
+
+
+class CircuitOpen(TaggedError):
+    """The circuit breaker named `breaker` refused the call; retry after `retry_after` s."""
+
+    breaker: str
+    retry_after: float
+
+
+class RateLimited(TaggedError):
+    """The limiter named `limiter` refused the call; `retry_after` s is a hint, if known."""
+
+    limiter: str
+    retry_after: float | None = None
+
+
+class PendingApproval(TaggedError):
+    """The approval `key` is still waiting for a decision."""
+
+    key: str
+    reason: str | None = None
+
+
+class ApprovalRejected(TaggedError):
+    """The approval `key` was rejected (or cancelled, or expired)."""
+
+    key: str
+    reason: str | None = None
+
+
+class SagaCompensationFailed(TaggedError, Generic[E_co]):
+    """A saga failed with `error` and then some compensations failed too.
+
+    `failures` lists `(step_name, error)` for each compensation that failed; a raised
+    exception appears there as an `UnexpectedError`.
+    """
+
+    error: E_co
+    failures: list[tuple[str, object]]
+
+
+class Cancelled(TaggedError):
+    """The operation was cancelled; `reason` says by whom or why."""
+
+    reason: str | None = None
+
+
+class Skipped(TaggedError):
+    """A hook declined the run; `reason` is the hook's option name."""
+
+    reason: str
+
+
+def _qualified_name(cls: type[BaseException]) -> str:
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"

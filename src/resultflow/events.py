@@ -1,0 +1,405 @@
+"""Workflow events: one frozen dataclass per event type, and the `WorkflowEvent` union.
+
+Every event has a `type` discriminator (a stable wire name such as `"step_start"`)
+and the common fields `workflow_id`, `ts` (wall-clock epoch seconds) and `context`.
+Step events add `step_id`, `name`, `key` and `parent_id` (the enclosing scope's id,
+or None at the top level), so a renderer can rebuild the tree of a run.
+
+Events are only built when a listener is attached (`on_event=`), so an unobserved run
+pays nothing for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from resultflow.result import Err, Ok
+
+__all__ = [
+    "ApprovalAwaited",
+    "ApprovalDenied",
+    "ApprovalGranted",
+    "CompensationFailed",
+    "CompensationStarted",
+    "CompensationSucceeded",
+    "EventBase",
+    "HookAfterStep",
+    "HookAfterStepError",
+    "HookBeforeStart",
+    "HookBeforeStartError",
+    "HookBeforeStepError",
+    "HookShouldRun",
+    "HookShouldRunError",
+    "ScopeEnded",
+    "ScopeKind",
+    "ScopeStarted",
+    "StepAborted",
+    "StepCacheHit",
+    "StepCacheMiss",
+    "StepCompleted",
+    "StepEventBase",
+    "StepFailed",
+    "StepRetriesExhausted",
+    "StepRetrying",
+    "StepSkipped",
+    "StepStarted",
+    "StepSucceeded",
+    "StepTimedOut",
+    "WorkflowCancelled",
+    "WorkflowEvent",
+    "WorkflowFailed",
+    "WorkflowSkipped",
+    "WorkflowStarted",
+    "WorkflowSucceeded",
+]
+
+ScopeKind: TypeAlias = Literal["all", "parallel", "race", "all_settled", "map"]
+
+_event = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@_event
+class EventBase:
+    """Fields every event carries."""
+
+    workflow_id: str
+    ts: float
+    context: object = None
+
+
+@_event
+class StepEventBase(EventBase):
+    """Fields every `step_*` event carries."""
+
+    step_id: str
+    name: str | None = None
+    key: str | None = None
+    parent_id: str | None = None
+
+
+# -- workflow lifecycle -------------------------------------------------------------
+@_event
+class WorkflowStarted(EventBase):
+    """A run began (after its hooks allowed it)."""
+
+    type: Literal["workflow_start"] = field(default="workflow_start", init=False)
+    name: str | None = None
+
+
+@_event
+class WorkflowSucceeded(EventBase):
+    """A run returned a value."""
+
+    type: Literal["workflow_success"] = field(default="workflow_success", init=False)
+    duration_s: float
+    value: object = None
+
+
+@_event
+class WorkflowFailed(EventBase):
+    """A run ended with an Err."""
+
+    type: Literal["workflow_error"] = field(default="workflow_error", init=False)
+    error: object
+    duration_s: float
+
+
+@_event
+class WorkflowCancelled(EventBase):
+    """A run was cancelled (asyncio cancellation); the CancelledError propagates."""
+
+    type: Literal["workflow_cancelled"] = field(default="workflow_cancelled", init=False)
+    duration_s: float
+    reason: str | None = None
+
+
+@_event
+class WorkflowSkipped(EventBase):
+    """A hook declined the run; no `workflow_start` was emitted."""
+
+    type: Literal["workflow_skipped"] = field(default="workflow_skipped", init=False)
+    reason: str
+
+
+# -- steps --------------------------------------------------------------------------
+@_event
+class StepStarted(StepEventBase):
+    """A step began executing."""
+
+    type: Literal["step_start"] = field(default="step_start", init=False)
+
+
+@_event
+class StepSucceeded(StepEventBase):
+    """A step returned Ok."""
+
+    type: Literal["step_success"] = field(default="step_success", init=False)
+    value: object = None
+    duration_s: float = 0.0
+
+
+@_event
+class StepFailed(StepEventBase):
+    """A step returned Err (or raised, as UnexpectedError)."""
+
+    type: Literal["step_error"] = field(default="step_error", init=False)
+    error: object = None
+    duration_s: float = 0.0
+
+
+@_event
+class StepCompleted(StepEventBase):
+    """A keyed step finished; `result` and `meta` are what a resume needs."""
+
+    type: Literal["step_complete"] = field(default="step_complete", init=False)
+    result: Ok[object] | Err[object]
+    meta: Mapping[str, object] = field(default_factory=dict[str, object])
+
+
+@_event
+class StepCacheHit(StepEventBase):
+    """A keyed step was answered from the cache and did not execute."""
+
+    type: Literal["step_cache_hit"] = field(default="step_cache_hit", init=False)
+
+
+@_event
+class StepCacheMiss(StepEventBase):
+    """A keyed step was not in the cache and will execute."""
+
+    type: Literal["step_cache_miss"] = field(default="step_cache_miss", init=False)
+
+
+@_event
+class StepRetrying(StepEventBase):
+    """A step failed and will be tried again after `delay_s`."""
+
+    type: Literal["step_retry"] = field(default="step_retry", init=False)
+    attempt: int
+    delay_s: float
+    error: object = None
+
+
+@_event
+class StepRetriesExhausted(StepEventBase):
+    """A step failed on its last allowed attempt."""
+
+    type: Literal["step_retries_exhausted"] = field(default="step_retries_exhausted", init=False)
+    attempts: int
+    error: object = None
+
+
+@_event
+class StepTimedOut(StepEventBase):
+    """A step (or one attempt of it) ran past its timeout and was cancelled."""
+
+    type: Literal["step_timeout"] = field(default="step_timeout", init=False)
+    seconds: float
+    attempt: int = 1
+
+
+@_event
+class StepSkipped(StepEventBase):
+    """A conditional step did not run."""
+
+    type: Literal["step_skipped"] = field(default="step_skipped", init=False)
+    reason: str | None = None
+
+
+@_event
+class StepAborted(StepEventBase):
+    """A running step was cancelled because a sibling failed or the run was cancelled."""
+
+    type: Literal["step_aborted"] = field(default="step_aborted", init=False)
+    reason: str | None = None
+
+
+# -- hooks --------------------------------------------------------------------------
+@_event
+class HookShouldRun(EventBase):
+    """The `should_run` hook answered `result`."""
+
+    type: Literal["hook_should_run"] = field(default="hook_should_run", init=False)
+    duration_s: float
+    result: object
+
+
+@_event
+class HookShouldRunError(EventBase):
+    """The `should_run` hook raised `error`."""
+
+    type: Literal["hook_should_run_error"] = field(default="hook_should_run_error", init=False)
+    duration_s: float
+    error: object
+
+
+@_event
+class HookBeforeStart(EventBase):
+    """The `on_before_start` hook answered `result`."""
+
+    type: Literal["hook_before_start"] = field(default="hook_before_start", init=False)
+    duration_s: float
+    result: object
+
+
+@_event
+class HookBeforeStartError(EventBase):
+    """The `on_before_start` hook raised `error`."""
+
+    type: Literal["hook_before_start_error"] = field(
+        default="hook_before_start_error", init=False
+    )
+    duration_s: float
+    error: object
+
+
+@_event
+class HookAfterStep(EventBase):
+    """The `on_after_step` hook ran for the keyed step `key`."""
+
+    type: Literal["hook_after_step"] = field(default="hook_after_step", init=False)
+    key: str
+    duration_s: float
+    result: object
+
+
+@_event
+class HookAfterStepError(EventBase):
+    """The `on_after_step` hook raised `error` for the keyed step `key`."""
+
+    type: Literal["hook_after_step_error"] = field(default="hook_after_step_error", init=False)
+    key: str
+    duration_s: float
+    error: object
+
+
+@_event
+class HookBeforeStepError(EventBase):
+    """The `on_before_step` hook raised `error`; the step did not run."""
+
+    type: Literal["hook_before_step_error"] = field(default="hook_before_step_error", init=False)
+    step_id: str
+    duration_s: float
+    error: object
+
+
+# -- scopes -------------------------------------------------------------------------
+@_event
+class ScopeStarted(EventBase):
+    """A concurrent scope (`all`, `parallel`, `race`, `all_settled`, `map`) began."""
+
+    type: Literal["scope_start"] = field(default="scope_start", init=False)
+    scope_id: str
+    kind: ScopeKind
+    name: str | None = None
+    parent_id: str | None = None
+
+
+@_event
+class ScopeEnded(EventBase):
+    """A concurrent scope ended; `ok` tells whether it produced a value."""
+
+    type: Literal["scope_end"] = field(default="scope_end", init=False)
+    scope_id: str
+    kind: ScopeKind
+    duration_s: float
+    ok: bool
+    name: str | None = None
+    parent_id: str | None = None
+
+
+# -- sagas ----------------------------------------------------------------------------
+@_event
+class CompensationStarted(EventBase):
+    """A saga began undoing the step `name`."""
+
+    type: Literal["compensation_start"] = field(default="compensation_start", init=False)
+    name: str
+    step_id: str | None = None
+
+
+@_event
+class CompensationSucceeded(EventBase):
+    """A saga undid the step `name`."""
+
+    type: Literal["compensation_success"] = field(default="compensation_success", init=False)
+    name: str
+    duration_s: float
+    step_id: str | None = None
+
+
+@_event
+class CompensationFailed(EventBase):
+    """Undoing the step `name` failed with `error`; the other compensations still run."""
+
+    type: Literal["compensation_error"] = field(default="compensation_error", init=False)
+    name: str
+    duration_s: float
+    error: object
+    step_id: str | None = None
+
+
+# -- approvals ------------------------------------------------------------------------
+@_event
+class ApprovalAwaited(EventBase):
+    """An approval step found its approval still pending."""
+
+    type: Literal["approval_pending"] = field(default="approval_pending", init=False)
+    key: str
+    reason: str | None = None
+
+
+@_event
+class ApprovalGranted(EventBase):
+    """An approval step found its approval granted."""
+
+    type: Literal["approval_granted"] = field(default="approval_granted", init=False)
+    key: str
+    value: object = None
+
+
+@_event
+class ApprovalDenied(EventBase):
+    """An approval step found its approval rejected."""
+
+    type: Literal["approval_rejected"] = field(default="approval_rejected", init=False)
+    key: str
+    reason: str | None = None
+
+
+WorkflowEvent: TypeAlias = (
+    WorkflowStarted
+    | WorkflowSucceeded
+    | WorkflowFailed
+    | WorkflowCancelled
+    | WorkflowSkipped
+    | StepStarted
+    | StepSucceeded
+    | StepFailed
+    | StepCompleted
+    | StepCacheHit
+    | StepCacheMiss
+    | StepRetrying
+    | StepRetriesExhausted
+    | StepTimedOut
+    | StepSkipped
+    | StepAborted
+    | HookShouldRun
+    | HookShouldRunError
+    | HookBeforeStart
+    | HookBeforeStartError
+    | HookAfterStep
+    | HookAfterStepError
+    | HookBeforeStepError
+    | ScopeStarted
+    | ScopeEnded
+    | CompensationStarted
+    | CompensationSucceeded
+    | CompensationFailed
+    | ApprovalAwaited
+    | ApprovalGranted
+    | ApprovalDenied
+)
+"""Every event a run can emit; `match` on it is exhaustiveness-checked."""
