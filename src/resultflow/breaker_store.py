@@ -1,0 +1,325 @@
+"""Where a circuit breaker keeps its state: the `BreakerStore` protocol and the memory store.
+
+A `CircuitBreaker` holds no state of its own; every decision (admit a call, record its
+outcome, reset) is one atomic operation on a store, so a store shared by several
+breakers (or, with `RedisBreakerStore`, by several processes) makes them act as one.
+
+The state machine every store implements, for a breaker with a `BreakerConfig`:
+
+- CLOSED: every call is admitted. Each failure is stamped with the time; when
+  `failure_threshold` failures fall within the last `window` seconds the circuit
+  OPENs. Successes do not erase failures: they age out of the window.
+- OPEN: calls are refused until `reset_timeout` seconds after it opened. The first
+  call after that moves it to HALF_OPEN (a *generation* counter is bumped).
+- HALF_OPEN: at most `half_open_max` trial calls run at once; others are refused.
+  `success_threshold` trial successes close it (failures are forgotten); any trial
+  failure reopens it and restarts `reset_timeout`. A trial slot held for longer than
+  `reset_timeout` (its caller hung or its process died) is reclaimed.
+- Outcomes of calls admitted under an earlier state or generation only update the
+  counters; they never move the state.
+
+Times are wall-clock epoch seconds read from the breaker's clock, so stores shared by
+processes need roughly synchronized clocks (NTP is enough: skew shifts the window and
+the reopen time by the skew).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Protocol, TypeAlias, runtime_checkable
+
+__all__ = [
+    "Admission",
+    "BreakerConfig",
+    "BreakerRecord",
+    "BreakerStore",
+    "BreakerStoreError",
+    "CircuitState",
+    "MemoryBreakerStore",
+    "Ticket",
+    "Transition",
+    "Update",
+]
+
+
+class CircuitState(enum.Enum):
+    """The state of a circuit: CLOSED (calls flow), OPEN (refused), HALF_OPEN (probing)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+Transition: TypeAlias = tuple[CircuitState, CircuitState]
+"""A state change `(old, new)`, as passed to `on_state_change`."""
+
+
+class BreakerStoreError(Exception):
+    """A breaker store could not be reached or answered badly (e.g. Redis is down)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerConfig:
+    """The numbers that drive a breaker's state machine (validated on creation)."""
+
+    failure_threshold: int = 5
+    reset_timeout: float = 30.0
+    half_open_max: int = 1
+    success_threshold: int = 1
+    window: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("failure_threshold", "half_open_max", "success_threshold"):
+            value: object = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        for name in ("reset_timeout", "window"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerRecord:
+    """A breaker's stored state at one moment.
+
+    `state` is as stored: an OPEN record whose `reset_timeout` has passed is still OPEN
+    here until a call moves it to HALF_OPEN (`CircuitBreaker.stats()` reports it as
+    HALF_OPEN already). `failure_times` holds at most `failure_threshold` recent
+    failure times; `success_count` counts successes since the circuit last closed.
+    """
+
+    state: CircuitState = CircuitState.CLOSED
+    opened_at: float = 0.0
+    failure_times: tuple[float, ...] = ()
+    success_count: int = 0
+    half_open_successes: int = 0
+    trials_active: int = 0
+    generation: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """Proof that a call was admitted; handed back with its outcome.
+
+    `trial` marks a half-open trial holding one of the `half_open_max` slots;
+    `generation` is the half-open episode it belongs to; `token` is unique per call.
+    """
+
+    trial: bool
+    generation: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A store's answer to "may this call run?": a ticket, or None and `retry_after`."""
+
+    ticket: Ticket | None
+    retry_after: float
+    record: BreakerRecord
+    transitions: tuple[Transition, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """The record after an operation and the state changes it caused."""
+
+    record: BreakerRecord
+    transitions: tuple[Transition, ...] = ()
+
+
+@runtime_checkable
+class BreakerStore(Protocol):
+    """Keeps breaker state by name; each method is one atomic step of the state machine.
+
+    Methods raise `BreakerStoreError` when the backing service fails.
+    """
+
+    async def admit(self, name: str, config: BreakerConfig, now: float, token: str) -> Admission:
+        """Admit a call (returning a ticket) or refuse it (returning `retry_after`)."""
+        ...
+
+    async def record(
+        self, name: str, config: BreakerConfig, now: float, ticket: Ticket, *, failed: bool
+    ) -> Update:
+        """Record the outcome of an admitted call."""
+        ...
+
+    async def release(self, name: str, config: BreakerConfig, now: float, ticket: Ticket) -> Update:
+        """Give back a ticket whose call ended without an outcome (it was cancelled)."""
+        ...
+
+    async def load(self, name: str, config: BreakerConfig, now: float) -> BreakerRecord:
+        """Read the current record."""
+        ...
+
+    async def reset(self, name: str, config: BreakerConfig, now: float) -> Update:
+        """Close the circuit and forget failures, successes and trials."""
+        ...
+
+    def peek(self, name: str) -> BreakerRecord | None:
+        """The last record this store saw for `name`, without I/O (None if never seen)."""
+        ...
+
+
+class MemoryBreakerStore:
+    """The default store: state in this process's memory.
+
+    Each `CircuitBreaker` made without `store=` gets its own; pass one instance to
+    several breakers to make same-named breakers share state. Operations take a short
+    thread lock, so a store may also be used from several event loops at once.
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[str, _State] = {}
+        self._lock = threading.Lock()
+
+    async def admit(self, name: str, config: BreakerConfig, now: float, token: str) -> Admission:
+        """Admit a call or refuse it (see the module docstring for the rules)."""
+        with self._lock:
+            state = self._state(name)
+            transitions = state.promote(config, now)
+            ticket, retry_after = state.admit(config, now, token)
+            return Admission(ticket, retry_after, state.snapshot(), transitions)
+
+    async def record(
+        self, name: str, config: BreakerConfig, now: float, ticket: Ticket, *, failed: bool
+    ) -> Update:
+        """Record the outcome of an admitted call."""
+        with self._lock:
+            state = self._state(name)
+            transitions = state.record_outcome(config, now, ticket, failed=failed)
+            return Update(state.snapshot(), transitions)
+
+    async def release(self, name: str, config: BreakerConfig, now: float, ticket: Ticket) -> Update:
+        """Free a cancelled trial's slot without counting an outcome."""
+        with self._lock:
+            state = self._state(name)
+            state.trials.pop(ticket.token, None)
+            return Update(state.snapshot())
+
+    async def load(self, name: str, config: BreakerConfig, now: float) -> BreakerRecord:
+        """Return the current record."""
+        with self._lock:
+            return self._state(name).snapshot()
+
+    async def reset(self, name: str, config: BreakerConfig, now: float) -> Update:
+        """Close the circuit; calls in flight from before no longer move the state."""
+        with self._lock:
+            state = self._state(name)
+            transitions = state.reset()
+            return Update(state.snapshot(), transitions)
+
+    def peek(self, name: str) -> BreakerRecord | None:
+        """The live record for `name` (None before its first operation)."""
+        with self._lock:
+            state = self._states.get(name)
+            return None if state is None else state.snapshot()
+
+    def _state(self, name: str) -> _State:
+        state = self._states.get(name)
+        if state is None:
+            state = self._states[name] = _State()
+        return state
+
+    def __repr__(self) -> str:
+        return f"MemoryBreakerStore(breakers={sorted(self._states)!r})"
+
+
+@dataclass
+class _State:
+    """The mutable state of one breaker in a `MemoryBreakerStore`."""
+
+    current: BreakerRecord = field(default_factory=BreakerRecord)
+    failures: list[float] = field(default_factory=list[float])
+    trials: dict[str, float] = field(default_factory=dict[str, float])  # token -> lease end
+
+    def snapshot(self) -> BreakerRecord:
+        return replace(
+            self.current, failure_times=tuple(self.failures), trials_active=len(self.trials)
+        )
+
+    def promote(self, config: BreakerConfig, now: float) -> tuple[Transition, ...]:
+        """Move OPEN to HALF_OPEN once `reset_timeout` has passed."""
+        record = self.current
+        if record.state is not CircuitState.OPEN or now < record.opened_at + config.reset_timeout:
+            return ()
+        self.current = replace(
+            record,
+            state=CircuitState.HALF_OPEN,
+            half_open_successes=0,
+            generation=record.generation + 1,
+        )
+        self.trials.clear()
+        return ((CircuitState.OPEN, CircuitState.HALF_OPEN),)
+
+    def admit(self, config: BreakerConfig, now: float, token: str) -> tuple[Ticket | None, float]:
+        record = self.current
+        if record.state is CircuitState.CLOSED:
+            return Ticket(trial=False, generation=record.generation, token=token), 0.0
+        if record.state is CircuitState.OPEN:
+            return None, record.opened_at + config.reset_timeout - now
+        for held, lease_end in list(self.trials.items()):
+            if lease_end <= now:
+                del self.trials[held]
+        if len(self.trials) >= config.half_open_max:
+            return None, 0.0
+        self.trials[token] = now + config.reset_timeout
+        return Ticket(trial=True, generation=record.generation, token=token), 0.0
+
+    def record_outcome(
+        self, config: BreakerConfig, now: float, ticket: Ticket, *, failed: bool
+    ) -> tuple[Transition, ...]:
+        if ticket.trial:
+            self.trials.pop(ticket.token, None)
+        current = (
+            self.current.state is CircuitState.HALF_OPEN
+            and ticket.trial
+            and ticket.generation == self.current.generation
+        )
+        if failed:
+            self._add_failure(config, now)
+            if current:
+                return self._open(now)
+            if self.current.state is CircuitState.CLOSED and len(self.failures) >= (
+                config.failure_threshold
+            ):
+                return self._open(now)
+            return ()
+        self.current = replace(self.current, success_count=self.current.success_count + 1)
+        if not current:
+            return ()
+        successes = self.current.half_open_successes + 1
+        if successes < config.success_threshold:
+            self.current = replace(self.current, half_open_successes=successes)
+            return ()
+        return self._close()
+
+    def reset(self) -> tuple[Transition, ...]:
+        old = self.current.state
+        self._close()
+        return () if old is CircuitState.CLOSED else ((old, CircuitState.CLOSED),)
+
+    def _add_failure(self, config: BreakerConfig, now: float) -> None:
+        self.failures = [t for t in self.failures if t > now - config.window]
+        self.failures.append(now)
+        self.failures.sort()
+        del self.failures[: -config.failure_threshold]
+
+    def _open(self, now: float) -> tuple[Transition, ...]:
+        old = self.current.state
+        self.current = replace(
+            self.current, state=CircuitState.OPEN, opened_at=now, half_open_successes=0
+        )
+        self.trials.clear()
+        return ((old, CircuitState.OPEN),)
+
+    def _close(self) -> tuple[Transition, ...]:
+        old = self.current.state
+        self.current = BreakerRecord(generation=self.current.generation + 1)
+        self.failures.clear()
+        self.trials.clear()
+        return ((old, CircuitState.CLOSED),)
