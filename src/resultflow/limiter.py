@@ -20,7 +20,12 @@ from typing import TypeVar
 from resultflow.clock import Clock
 from resultflow.concurrency_limiter import ConcurrencyLimiter, ConcurrencyStats, QueueStrategy
 from resultflow.errors import RateLimited
-from resultflow.limiter_store import BucketSpec, LimiterStore, MemoryLimiterStore
+from resultflow.limiter_store import (
+    BucketSpec,
+    LimiterStore,
+    LimiterStoreError,
+    MemoryLimiterStore,
+)
 from resultflow.rate_limiter import RateLimitedError, RateLimiter, RateLimiterStats, RateStrategy
 from resultflow.result import Err, Result
 
@@ -32,6 +37,7 @@ __all__ = [
     "ConcurrencyStats",
     "LimiterPresets",
     "LimiterStore",
+    "LimiterStoreError",
     "MemoryLimiterStore",
     "QueueStrategy",
     "RateLimitedError",

@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["BucketSpec", "LimiterStore", "MemoryLimiterStore"]
+__all__ = ["BucketSpec", "LimiterStore", "LimiterStoreError", "MemoryLimiterStore"]
 
 # Floating-point slack when comparing token counts, so that a caller who slept exactly
 # the advertised `retry_after` is not refused for want of 1e-16 of a token.
 _TOKEN_EPSILON = 1e-9
+
+
+class LimiterStoreError(Exception):
+    """A limiter store could not be reached or answered badly (e.g. Redis is down)."""
 
 
 @dataclass(frozen=True, slots=True)
