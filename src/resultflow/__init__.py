@@ -1,6 +1,75 @@
-"""resultflow: typed workflows built from Result values."""
+"""resultflow: typed workflows built from Result values.
+
+The public names of the Result core and the runner are re-exported here; reliability,
+sagas, persistence, observability and the durable engine live in their own modules.
+"""
 
 from resultflow._version import __version__
+from resultflow.cache import AsyncStepCache, CacheEntry, MemoryCache, StepCache
+from resultflow.clock import SYSTEM_CLOCK, Clock, SystemClock
+from resultflow.context import EventSink, RunContext, current_context
+from resultflow.errors import (
+    ApprovalRejected,
+    Cancelled,
+    CircuitOpen,
+    PendingApproval,
+    RateLimited,
+    SagaCompensationFailed,
+    Skipped,
+    StepTimeout,
+    TaggedError,
+    UnexpectedError,
+    WorkflowTimeout,
+)
+from resultflow.events import WorkflowEvent
+from resultflow.pipeline import StepInfo
 from resultflow.result import Err, Ok, Result, UnwrapError, is_err, is_ok
+from resultflow.resume import ResumeEntry, ResumeState, StepCollector, clear_step, is_step_complete
+from resultflow.runner import RunOptions, Workflow, run, workflow
+from resultflow.step import Step, StepOp
+from resultflow.timeout import Timeout
 
-__all__ = ["Err", "Ok", "Result", "UnwrapError", "__version__", "is_err", "is_ok"]
+__all__ = [
+    "SYSTEM_CLOCK",
+    "ApprovalRejected",
+    "AsyncStepCache",
+    "CacheEntry",
+    "Cancelled",
+    "CircuitOpen",
+    "Clock",
+    "Err",
+    "EventSink",
+    "MemoryCache",
+    "Ok",
+    "PendingApproval",
+    "RateLimited",
+    "Result",
+    "ResumeEntry",
+    "ResumeState",
+    "RunContext",
+    "RunOptions",
+    "SagaCompensationFailed",
+    "Skipped",
+    "Step",
+    "StepCache",
+    "StepCollector",
+    "StepInfo",
+    "StepOp",
+    "StepTimeout",
+    "SystemClock",
+    "TaggedError",
+    "Timeout",
+    "UnexpectedError",
+    "UnwrapError",
+    "Workflow",
+    "WorkflowEvent",
+    "WorkflowTimeout",
+    "__version__",
+    "clear_step",
+    "current_context",
+    "is_err",
+    "is_ok",
+    "is_step_complete",
+    "run",
+    "workflow",
+]

@@ -11,12 +11,13 @@ import inspect
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TypeAlias
 
 from resultflow.clock import Clock
 from resultflow.events import WorkflowEvent
 
-__all__ = ["EventSink", "RunContext"]
+__all__ = ["EventSink", "RunContext", "current_context"]
 
 EventSink: TypeAlias = Callable[[WorkflowEvent, object], Awaitable[None] | None]
 """An `on_event` listener: `sink(event, context)`, sync or async."""
@@ -104,3 +105,15 @@ class RunContext:
                 exc,
                 self.workflow_id,
             )
+
+
+run_context_var: ContextVar[RunContext | None] = ContextVar("resultflow_current_run", default=None)
+
+
+def current_context() -> RunContext | None:
+    """The `RunContext` of the run executing in this task, or None outside any run.
+
+    Ops that want to emit events correlated with the run that awaits them (approval
+    steps, for example) read it here.
+    """
+    return run_context_var.get()

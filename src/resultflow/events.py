@@ -57,10 +57,8 @@ __all__ = [
 
 ScopeKind: TypeAlias = Literal["all", "parallel", "race", "all_settled", "map"]
 
-_event = dataclass(frozen=True, slots=True, kw_only=True)
 
-
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EventBase:
     """Fields every event carries."""
 
@@ -69,7 +67,7 @@ class EventBase:
     context: object = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepEventBase(EventBase):
     """Fields every `step_*` event carries."""
 
@@ -80,7 +78,7 @@ class StepEventBase(EventBase):
 
 
 # -- workflow lifecycle -------------------------------------------------------------
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowStarted(EventBase):
     """A run began (after its hooks allowed it)."""
 
@@ -88,7 +86,7 @@ class WorkflowStarted(EventBase):
     name: str | None = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowSucceeded(EventBase):
     """A run returned a value."""
 
@@ -97,7 +95,7 @@ class WorkflowSucceeded(EventBase):
     value: object = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowFailed(EventBase):
     """A run ended with an Err."""
 
@@ -106,7 +104,7 @@ class WorkflowFailed(EventBase):
     duration_s: float
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowCancelled(EventBase):
     """A run was cancelled (asyncio cancellation); the CancelledError propagates."""
 
@@ -115,7 +113,7 @@ class WorkflowCancelled(EventBase):
     reason: str | None = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowSkipped(EventBase):
     """A hook declined the run; no `workflow_start` was emitted."""
 
@@ -124,14 +122,14 @@ class WorkflowSkipped(EventBase):
 
 
 # -- steps --------------------------------------------------------------------------
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepStarted(StepEventBase):
     """A step began executing."""
 
     type: Literal["step_start"] = field(default="step_start", init=False)
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepSucceeded(StepEventBase):
     """A step returned Ok."""
 
@@ -140,7 +138,7 @@ class StepSucceeded(StepEventBase):
     duration_s: float = 0.0
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepFailed(StepEventBase):
     """A step returned Err (or raised, as UnexpectedError)."""
 
@@ -149,7 +147,7 @@ class StepFailed(StepEventBase):
     duration_s: float = 0.0
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepCompleted(StepEventBase):
     """A keyed step finished; `result` and `meta` are what a resume needs."""
 
@@ -158,21 +156,21 @@ class StepCompleted(StepEventBase):
     meta: Mapping[str, object] = field(default_factory=dict[str, object])
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepCacheHit(StepEventBase):
     """A keyed step was answered from the cache and did not execute."""
 
     type: Literal["step_cache_hit"] = field(default="step_cache_hit", init=False)
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepCacheMiss(StepEventBase):
     """A keyed step was not in the cache and will execute."""
 
     type: Literal["step_cache_miss"] = field(default="step_cache_miss", init=False)
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepRetrying(StepEventBase):
     """A step failed and will be tried again after `delay_s`."""
 
@@ -182,7 +180,7 @@ class StepRetrying(StepEventBase):
     error: object = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepRetriesExhausted(StepEventBase):
     """A step failed on its last allowed attempt."""
 
@@ -191,7 +189,7 @@ class StepRetriesExhausted(StepEventBase):
     error: object = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepTimedOut(StepEventBase):
     """A step (or one attempt of it) ran past its timeout and was cancelled."""
 
@@ -200,7 +198,7 @@ class StepTimedOut(StepEventBase):
     attempt: int = 1
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepSkipped(StepEventBase):
     """A conditional step did not run."""
 
@@ -208,7 +206,7 @@ class StepSkipped(StepEventBase):
     reason: str | None = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepAborted(StepEventBase):
     """A running step was cancelled because a sibling failed or the run was cancelled."""
 
@@ -217,7 +215,7 @@ class StepAborted(StepEventBase):
 
 
 # -- hooks --------------------------------------------------------------------------
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HookShouldRun(EventBase):
     """The `should_run` hook answered `result`."""
 
@@ -226,7 +224,7 @@ class HookShouldRun(EventBase):
     result: object
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HookShouldRunError(EventBase):
     """The `should_run` hook raised `error`."""
 
@@ -235,7 +233,7 @@ class HookShouldRunError(EventBase):
     error: object
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HookBeforeStart(EventBase):
     """The `on_before_start` hook answered `result`."""
 
@@ -244,18 +242,16 @@ class HookBeforeStart(EventBase):
     result: object
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HookBeforeStartError(EventBase):
     """The `on_before_start` hook raised `error`."""
 
-    type: Literal["hook_before_start_error"] = field(
-        default="hook_before_start_error", init=False
-    )
+    type: Literal["hook_before_start_error"] = field(default="hook_before_start_error", init=False)
     duration_s: float
     error: object
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HookAfterStep(EventBase):
     """The `on_after_step` hook ran for the keyed step `key`."""
 
@@ -265,7 +261,7 @@ class HookAfterStep(EventBase):
     result: object
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HookAfterStepError(EventBase):
     """The `on_after_step` hook raised `error` for the keyed step `key`."""
 
@@ -275,7 +271,7 @@ class HookAfterStepError(EventBase):
     error: object
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HookBeforeStepError(EventBase):
     """The `on_before_step` hook raised `error`; the step did not run."""
 
@@ -286,7 +282,7 @@ class HookBeforeStepError(EventBase):
 
 
 # -- scopes -------------------------------------------------------------------------
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScopeStarted(EventBase):
     """A concurrent scope (`all`, `parallel`, `race`, `all_settled`, `map`) began."""
 
@@ -297,7 +293,7 @@ class ScopeStarted(EventBase):
     parent_id: str | None = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScopeEnded(EventBase):
     """A concurrent scope ended; `ok` tells whether it produced a value."""
 
@@ -311,7 +307,7 @@ class ScopeEnded(EventBase):
 
 
 # -- sagas ----------------------------------------------------------------------------
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CompensationStarted(EventBase):
     """A saga began undoing the step `name`."""
 
@@ -320,7 +316,7 @@ class CompensationStarted(EventBase):
     step_id: str | None = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CompensationSucceeded(EventBase):
     """A saga undid the step `name`."""
 
@@ -330,7 +326,7 @@ class CompensationSucceeded(EventBase):
     step_id: str | None = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CompensationFailed(EventBase):
     """Undoing the step `name` failed with `error`; the other compensations still run."""
 
@@ -342,7 +338,7 @@ class CompensationFailed(EventBase):
 
 
 # -- approvals ------------------------------------------------------------------------
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ApprovalAwaited(EventBase):
     """An approval step found its approval still pending."""
 
@@ -351,7 +347,7 @@ class ApprovalAwaited(EventBase):
     reason: str | None = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ApprovalGranted(EventBase):
     """An approval step found its approval granted."""
 
@@ -360,7 +356,7 @@ class ApprovalGranted(EventBase):
     value: object = None
 
 
-@_event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ApprovalDenied(EventBase):
     """An approval step found its approval rejected."""
 

@@ -7,9 +7,16 @@ through the run's `Clock`, so `TestClock` makes timeouts instant in tests.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-__all__ = ["Timeout"]
+from resultflow.clock import Clock, SystemClock
+
+__all__ = ["EXPIRED", "Expired", "Timeout", "within"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +38,61 @@ class Timeout:
     def coerce(cls, value: float | Timeout) -> Timeout:
         """Accept seconds or a `Timeout`."""
         return value if isinstance(value, Timeout) else cls(float(value))
+
+
+class Expired:
+    """Marker returned by `within` when the deadline passed (the operation was cancelled)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EXPIRED"
+
+
+EXPIRED = Expired()
+
+
+async def within(clock: Clock, seconds: float, awaitable: Awaitable[T]) -> T | Expired:
+    """Await `awaitable` for at most `seconds`; on expiry cancel it and return `EXPIRED`.
+
+    With the real clock this is `asyncio.timeout` (the current task is cancelled and
+    the cancellation is turned back into a normal return). With any other clock the
+    operation runs in its own task, raced against `clock.sleep(seconds)`, and is
+    cancelled and awaited when the timer wins, so nothing is left running.
+    """
+    if isinstance(clock, SystemClock):
+        scope = asyncio.timeout(seconds)
+        try:
+            async with scope:
+                return await awaitable
+        except TimeoutError:
+            if scope.expired():
+                return EXPIRED
+            raise
+    return await _race_with_clock(clock, seconds, awaitable)
+
+
+async def _race_with_clock(clock: Clock, seconds: float, awaitable: Awaitable[T]) -> T | Expired:
+    work: asyncio.Future[T] = asyncio.ensure_future(awaitable)
+    timer = asyncio.ensure_future(clock.sleep(seconds))
+    try:
+        await asyncio.wait((work, timer), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        await _cancel_and_wait(work, timer)
+        raise
+    if work.done():
+        await _cancel_and_wait(timer)
+        return work.result()
+    await _cancel_and_wait(work)
+    if work.cancelled():
+        return EXPIRED
+    # The operation finished (or failed) while being cancelled: keep its outcome.
+    return work.result()
+
+
+async def _cancel_and_wait(*futures: asyncio.Future[Any]) -> None:
+    for future in futures:
+        future.cancel()
+    pending = [f for f in futures if not f.done()]
+    if pending:
+        await asyncio.wait(pending)

@@ -1,0 +1,188 @@
+"""Concurrent scopes: `step.all`, `parallel`, `race`, `all_settled` and `map`.
+
+Each scope runs its ops as child tasks, each op a full step of its own (events, ids),
+with the scope's id as their `parent_id`. Failing fast means cancelling the siblings
+*and waiting for them*, so a scope never leaves a task running behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from resultflow.events import ScopeEnded, ScopeKind, ScopeStarted
+from resultflow.pipeline import AnyResult, RunState, StepSpec, current_scope
+from resultflow.result import Err, Ok
+
+__all__ = ["run_all", "run_map", "run_race", "run_settled"]
+
+
+class _Scope:
+    """One open scope: its id, timing and the events that bracket it."""
+
+    __slots__ = ("id", "kind", "name", "parent_id", "run", "started")
+
+    def __init__(self, run: RunState, kind: ScopeKind, name: str | None) -> None:
+        self.run = run
+        self.kind: ScopeKind = kind
+        self.name = name
+        self.id = run.ctx.new_step_id()
+        self.parent_id = run.parent_id()
+        self.started = run.ctx.clock.monotonic()
+
+    async def open(self) -> None:
+        ctx = self.run.ctx
+        if ctx.on_event is not None:
+            await ctx.emit(
+                ScopeStarted(
+                    workflow_id=ctx.workflow_id,
+                    ts=ctx.now(),
+                    context=ctx.context,
+                    scope_id=self.id,
+                    kind=self.kind,
+                    name=self.name,
+                    parent_id=self.parent_id,
+                )
+            )
+
+    async def close(self, ok: bool) -> None:
+        ctx = self.run.ctx
+        if ctx.on_event is not None:
+            await ctx.emit(
+                ScopeEnded(
+                    workflow_id=ctx.workflow_id,
+                    ts=ctx.now(),
+                    context=ctx.context,
+                    scope_id=self.id,
+                    kind=self.kind,
+                    duration_s=ctx.clock.monotonic() - self.started,
+                    ok=ok,
+                    name=self.name,
+                    parent_id=self.parent_id,
+                )
+            )
+
+    def spawn(
+        self, ops: Sequence[object], labels: Sequence[str | None]
+    ) -> list[asyncio.Task[AnyResult]]:
+        """Start every op as a step in a child task that sees this scope as its parent."""
+        marker = current_scope.set((self.run.token, self.id))
+        try:
+            return [
+                asyncio.ensure_future(self.run.execute(op, StepSpec(name=label)))
+                for op, label in zip(ops, labels, strict=True)
+            ]
+        finally:
+            current_scope.reset(marker)
+
+
+def _labels(name: str | None, count: int, labels: Sequence[str] | None) -> list[str | None]:
+    if labels is not None:
+        return list(labels)
+    return [f"{name}[{i}]" if name else None for i in range(count)]
+
+
+async def _cancel_all(tasks: Sequence[asyncio.Task[AnyResult]]) -> None:
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
+
+
+async def _first_failure(tasks: list[asyncio.Task[AnyResult]]) -> Err[object] | None:
+    """Wait until every task is Ok (None) or one is Err (returned); re-raise crashes."""
+    pending: set[asyncio.Task[AnyResult]] = set(tasks)
+    while pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in sorted(done, key=tasks.index):
+            result = task.result()
+            if type(result) is Err:
+                return result
+    return None
+
+
+async def run_all(
+    run: RunState,
+    kind: ScopeKind,
+    ops: Sequence[object],
+    name: str | None,
+    labels: Sequence[str] | None = None,
+) -> list[AnyResult]:
+    """Run ops concurrently; all Ok -> their results in order; else raise the exit."""
+    scope = _Scope(run, kind, name)
+    await scope.open()
+    tasks = scope.spawn(ops, _labels(name, len(ops), labels))
+    try:
+        failure = await _first_failure(tasks)
+    except BaseException:
+        await _cancel_all(tasks)
+        await scope.close(ok=False)
+        raise
+    if failure is not None:
+        await _cancel_all(tasks)
+        await scope.close(ok=False)
+        raise run.exit(failure)
+    await scope.close(ok=True)
+    return [task.result() for task in tasks]
+
+
+async def run_race(run: RunState, ops: Sequence[object], name: str | None) -> AnyResult:
+    """Run ops concurrently; the first to finish decides; the rest are cancelled."""
+    if not ops:
+        raise ValueError("step.race needs at least one op")
+    scope = _Scope(run, "race", name)
+    await scope.open()
+    tasks = scope.spawn(ops, _labels(name, len(ops), None))
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        winner = min(done, key=tasks.index)
+        await _cancel_all([t for t in tasks if t is not winner])
+        result = winner.result()
+    except BaseException:
+        await _cancel_all(tasks)
+        await scope.close(ok=False)
+        raise
+    await scope.close(ok=type(result) is Ok)
+    return result
+
+
+async def run_settled(run: RunState, ops: Sequence[object], name: str | None) -> list[AnyResult]:
+    """Run every op to the end and return all results in order."""
+    scope = _Scope(run, "all_settled", name)
+    await scope.open()
+    tasks = scope.spawn(ops, _labels(name, len(ops), None))
+    try:
+        if tasks:
+            await asyncio.wait(tasks)
+        results = [task.result() for task in tasks]
+    except BaseException:
+        await _cancel_all(tasks)
+        await scope.close(ok=False)
+        raise
+    await scope.close(ok=all(type(r) is Ok for r in results))
+    return results
+
+
+async def run_map(
+    run: RunState,
+    items: Sequence[object],
+    fn: Callable[[object], object],
+    concurrency: int | None,
+    name: str,
+) -> list[AnyResult]:
+    """`fn(item)` as a step per item, at most `concurrency` at once, fail fast."""
+    if concurrency is not None and concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    gate = asyncio.Semaphore(concurrency) if concurrency is not None else None
+
+    def op_for(item: object) -> Callable[[], object]:
+        async def item_step() -> object:
+            if gate is None:
+                return await run.once(fn(item), None)
+            async with gate:
+                return await run.once(fn(item), None)
+
+        return item_step
+
+    ops = [op_for(item) for item in items]
+    return await run_all(run, "map", ops, name, [f"{name}[{i}]" for i in range(len(ops))])
