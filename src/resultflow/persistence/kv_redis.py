@@ -1,0 +1,167 @@
+"""`RedisKV`: a `KVStore` on Redis (redis-py asyncio).
+
+Needs the `redis` extra (`pip install resultflow[redis]`). Every key is stored as
+`prefix + key`, so several stores (and tests) share one database without colliding.
+TTLs are Redis's own (`SET ... PX`), so expiry needs no clock here; `scan` uses
+`SCAN MATCH` with the prefix's glob characters escaped, so a prefix such as `"a*"`
+matches only keys that really start with `a*`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar, cast
+
+try:
+    from redis import exceptions as redis_errors
+    from redis.asyncio import Redis
+except ImportError as exc:  # pragma: no cover - exercised by a test that hides redis
+    raise ImportError("RedisKV needs redis-py: pip install resultflow[redis]") from exc
+
+from resultflow.persistence.kv import (
+    CorruptEntryError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailableError,
+    check_key,
+    check_ttl,
+    check_value,
+)
+
+__all__ = ["RedisKV", "glob_escape"]
+
+_BACKEND = "redis"
+_SCAN_COUNT = 500
+_Out = TypeVar("_Out")
+
+
+class RedisKV:
+    """A `KVStore` on Redis, every key stored under `prefix` (default "resultflow:").
+
+    `url_or_client`: a URL such as "redis://localhost:6379/0" (the client made from it
+    is closed by `close()`) or a `redis.asyncio.Redis` client (shared, never closed
+    here; `decode_responses` may be on or off). `connect_timeout` bounds connecting to
+    a URL's server.
+    """
+
+    backend = _BACKEND
+
+    def __init__(
+        self,
+        url_or_client: str | Redis,
+        prefix: str = "resultflow:",
+        *,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.prefix = check_key(prefix)
+        given = cast("object", url_or_client)
+        if isinstance(given, str):
+            self._client: Redis = Redis.from_url(  # pyright: ignore[reportUnknownMemberType]
+                given, socket_connect_timeout=connect_timeout, decode_responses=False
+            )
+            self._owns_client = True
+        elif isinstance(given, Redis):
+            self._client = given
+            self._owns_client = False
+        else:
+            raise TypeError(
+                f"RedisKV needs a URL or a redis.asyncio.Redis, not {type(given).__name__}"
+            )
+        self._closed = False
+
+    @property
+    def client(self) -> Redis:
+        """The redis-py client in use."""
+        return self._client
+
+    async def get(self, key: str) -> str | None:
+        """The value under `key`, or None when missing or expired."""
+        name = self._name(key)
+        raw = await _call(self._client.get(name))
+        if raw is None:
+            return None
+        try:
+            return _text(raw)
+        except UnicodeDecodeError as exc:
+            raise CorruptEntryError(_BACKEND, key, f"value is not UTF-8: {exc}") from exc
+
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        """Store `value` under `key`, expiring after `ttl` seconds (Redis `PX`) when given."""
+        name = self._name(key)
+        check_value(value)
+        lifetime = check_ttl(ttl)
+        milliseconds = None if lifetime is None else max(1, math.ceil(lifetime * 1000))
+        await _call(self._client.set(name, value.encode("utf-8"), px=milliseconds))
+
+    async def delete(self, key: str) -> None:
+        """Forget `key`."""
+        name = self._name(key)
+        await _call(self._client.delete(name))
+
+    async def exists(self, key: str) -> bool:
+        """True when `key` holds a live value."""
+        name = self._name(key)
+        count = await _call(self._client.exists(name))
+        return count > 0
+
+    async def scan(self, prefix: str = "") -> AsyncIterator[str]:
+        """Iterate over the live keys starting with `prefix` (each key once)."""
+        self._name(prefix)  # checks the prefix, and that the store is open
+        pattern = glob_escape(self.prefix + prefix) + "*"
+        seen: set[str] = set()  # SCAN may return a key more than once
+        cursor: int = 0
+        while True:
+            page = self._client.scan(  # pyright: ignore[reportUnknownMemberType]
+                cursor, match=pattern.encode("utf-8"), count=_SCAN_COUNT
+            )
+            cursor, names = await _call(page)
+            for raw in names:
+                try:
+                    key = _text(raw)[len(self.prefix) :]
+                except UnicodeDecodeError:
+                    continue  # not UTF-8: written by something else, not a key of ours
+                if key not in seen:
+                    seen.add(key)
+                    yield key
+            if cursor == 0:
+                return
+
+    async def close(self) -> None:
+        """Close the client this store made from a URL; a caller's client stays open."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_client:
+            await self._client.aclose()
+
+    def __repr__(self) -> str:
+        return f"RedisKV(prefix={self.prefix!r})"
+
+    def _name(self, key: str) -> bytes:
+        if self._closed:
+            raise StoreClosedError(_BACKEND)
+        return (self.prefix + check_key(key)).encode("utf-8")
+
+
+async def _call(operation: Awaitable[_Out]) -> _Out:
+    """Await a redis-py call, turning its exceptions into `StoreError`s."""
+    try:
+        return await operation
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+        raise StoreUnavailableError(_BACKEND, f"{type(exc).__name__}: {exc}") from exc
+    except redis_errors.RedisError as exc:
+        raise StoreError(_BACKEND, f"{type(exc).__name__}: {exc}") from exc
+
+
+def glob_escape(text: str) -> str:
+    """Escape Redis glob metacharacters (`*`, `?`, `[`, `]`, backslash) in `text`."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+def _text(raw: object) -> str:
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8")
+    if isinstance(raw, str):
+        return raw
+    raise StoreError(_BACKEND, f"unexpected reply type {type(raw).__name__}")
