@@ -1,0 +1,82 @@
+"""Persistence: store results and resume state as JSON, and migrate them between versions.
+
+The codec (`dumps_state`, `loads_state`, `serialize_result`, `encode_value`, ...) turns
+results, resume state and the values inside them into JSON-safe data and back — never
+with pickle. The versioning helpers (`VersionedState`, `versioned_loader`, ...) bring
+state written by older code up to date.
+"""
+
+from resultflow.persistence.codec import (
+    FORMAT_VERSION,
+    LoadedState,
+    deserialize_entry,
+    deserialize_result,
+    deserialize_state,
+    dumps_state,
+    loads_state,
+    parse_state,
+    serialize_entry,
+    serialize_result,
+    serialize_state,
+)
+from resultflow.persistence.decoder import decode_value
+from resultflow.persistence.encoder import JSONValue, encode_value
+from resultflow.persistence.errors import (
+    ExceptionInfo,
+    SerializationError,
+    StateDecodeError,
+    StateFormatError,
+)
+from resultflow.persistence.registry import Codec, register_codec, unregister_codec
+from resultflow.persistence.versioning import (
+    IncompatibleVersion,
+    Migration,
+    MissingMigration,
+    NewerStateWarning,
+    StateLoader,
+    VersionedState,
+    VersionError,
+    compose_migrations,
+    migrate_state,
+    remove_keys,
+    rename_keys,
+    transform_values,
+    versioned_loader,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Codec",
+    "ExceptionInfo",
+    "IncompatibleVersion",
+    "JSONValue",
+    "LoadedState",
+    "Migration",
+    "MissingMigration",
+    "NewerStateWarning",
+    "SerializationError",
+    "StateDecodeError",
+    "StateFormatError",
+    "StateLoader",
+    "VersionError",
+    "VersionedState",
+    "compose_migrations",
+    "decode_value",
+    "deserialize_entry",
+    "deserialize_result",
+    "deserialize_state",
+    "dumps_state",
+    "encode_value",
+    "loads_state",
+    "migrate_state",
+    "parse_state",
+    "register_codec",
+    "remove_keys",
+    "rename_keys",
+    "serialize_entry",
+    "serialize_result",
+    "serialize_state",
+    "transform_values",
+    "unregister_codec",
+    "versioned_loader",
+]
