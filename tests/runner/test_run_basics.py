@@ -1,0 +1,276 @@
+"""run / Step basics: unwrapping, early exit, every op form, unexpected errors."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+
+import pytest
+from returns.result import Failure, Success
+
+from resultflow import Err, Ok, Step, UnexpectedError, run, workflow
+from resultflow.errors import TaggedError
+
+
+class NotFound(TaggedError):
+    tag = "RunnerNotFound"
+    id: str
+
+
+class Declined(TaggedError):
+    tag = "RunnerDeclined"
+    amount: int
+
+
+async def find(uid: str) -> Ok[str] | Err[NotFound]:
+    await asyncio.sleep(0)
+    return Err(NotFound(uid)) if uid == "missing" else Ok(f"user:{uid}")
+
+
+async def test_every_op_form_is_unwrapped() -> None:
+    async def body(step: Step[NotFound]) -> list[str]:
+        return [
+            await step(Ok("plain")),
+            await step(find("awaitable")),
+            await step(lambda: find("async-thunk")),
+            await step(lambda: Ok("sync-thunk")),
+            await step(Success("returns")),
+            await step(lambda: Success("returns-thunk")),
+        ]
+
+    assert await run(body) == Ok(
+        ["plain", "user:awaitable", "user:async-thunk", "sync-thunk", "returns", "returns-thunk"]
+    )
+
+
+async def test_first_err_stops_the_body() -> None:
+    reached: list[str] = []
+
+    async def body(step: Step[NotFound | Declined]) -> str:
+        await step(find("a"))
+        reached.append("a")
+        await step(find("missing"))
+        reached.append("after")
+        return "done"
+
+    result = await run(body)
+    assert result == Err(NotFound("missing"))
+    assert reached == ["a"]
+
+
+async def test_returns_failure_becomes_err() -> None:
+    async def body(step: Step[str]) -> int:
+        return await step(Failure("nope"))
+
+    assert await run(body) == Err("nope")
+
+
+async def test_except_exception_in_body_cannot_swallow_the_exit() -> None:
+    async def body(step: Step[NotFound]) -> str:
+        try:
+            await step(find("missing"))
+        except Exception:  # the exit signal is a BaseException
+            return "swallowed"
+        return "unreachable"
+
+    assert await run(body) == Err(NotFound("missing"))
+
+
+async def test_step_fail_exits_with_the_error() -> None:
+    async def body(step: Step[Declined]) -> int:
+        step.fail(Declined(5))
+
+    assert await run(body) == Err(Declined(5))
+
+
+async def test_body_exception_becomes_unexpected_error_with_cause() -> None:
+    boom = RuntimeError("boom")
+
+    async def body(step: Step[NotFound]) -> int:
+        raise boom
+
+    result = await run(body)
+    assert isinstance(result, Err)
+    error = result.error
+    assert isinstance(error, UnexpectedError)
+    assert error.exception_type == "RuntimeError"
+    assert error.message == "boom"
+    assert error.step is None
+    assert result.cause is boom
+
+
+async def test_op_exception_names_the_step() -> None:
+    def explode() -> Ok[int]:
+        raise ValueError("bad value")
+
+    async def body(step: Step[NotFound]) -> int:
+        return await step(explode, name="parse")
+
+    result = await run(body)
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert result.error.step == "parse"
+    assert result.error.exception_type == "ValueError"
+
+
+async def test_non_result_return_is_a_clear_unexpected_error() -> None:
+    async def not_a_result() -> int:
+        return 42
+
+    async def body(step: Step[NotFound]) -> int:
+        return await step(not_a_result, name="compute")  # type: ignore[call-overload]
+
+    result = await run(body)
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert result.error.step == "compute"
+    assert result.error.exception_type == "TypeError"
+    assert "not a Result" in result.error.message
+    assert "compute" in result.error.message
+
+
+async def test_body_value_is_wrapped_not_flattened() -> None:
+    async def body(step: Step[NotFound]) -> Ok[int]:
+        return Ok(1)
+
+    assert await run(body) == Ok(Ok(1))
+
+
+async def test_body_arguments_are_passed_after_step() -> None:
+    async def body(step: Step[NotFound], a: int, b: str) -> str:
+        return f"{a}{b}"
+
+    assert await run(body, 1, "x") == Ok("1x")
+
+
+async def test_catch_unexpected_maps_exceptions_in_body_and_steps() -> None:
+    def explode() -> Ok[int]:
+        raise KeyError("k")
+
+    async def body(step: Step[NotFound]) -> int:
+        return await step(explode)
+
+    result = await run(body, catch_unexpected=lambda exc: f"mapped:{type(exc).__name__}")
+    assert result == Err("mapped:KeyError")
+
+
+async def test_a_raising_catch_unexpected_mapper_is_not_hidden() -> None:
+    async def body(step: Step[NotFound]) -> int:
+        raise ValueError("original")
+
+    def mapper(exc: Exception) -> str:
+        raise LookupError("mapper bug")
+
+    with pytest.raises(LookupError, match="mapper bug"):
+        await run(body, catch_unexpected=mapper)
+
+
+@pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit])
+async def test_keyboard_interrupt_and_system_exit_pass_through(
+    exc_type: type[BaseException],
+) -> None:
+    async def body(step: Step[NotFound]) -> int:
+        raise exc_type()
+
+    with pytest.raises(exc_type):
+        await run(body)
+
+
+async def test_retry_with_a_bare_coroutine_is_a_type_error_without_warning() -> None:
+    async def body(step: Step[NotFound]) -> str:
+        return await step(find("x"), retry=3)  # type: ignore[call-overload]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = await run(body)
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert result.error.exception_type == "TypeError"
+    assert "zero-argument callable" in result.error.message
+
+
+async def test_step_try_maps_exceptions() -> None:
+    def parse(text: str) -> int:
+        return int(text)
+
+    async def body(step: Step[str]) -> tuple[int, int]:
+        good = await step.try_(lambda: parse("12"), error="bad int")
+        async_good = await step.try_(lambda: asyncio.sleep(0, result=7), error="never")
+        return good, async_good
+
+    assert await run(body) == Ok((12, 7))
+
+    async def failing(step: Step[str]) -> int:
+        return await step.try_(lambda: parse("x"), on_error=lambda exc: f"bad: {exc}")
+
+    result = await run(failing)
+    assert isinstance(result, Err)
+    assert result.error.startswith("bad: invalid literal")
+    assert isinstance(result.cause, ValueError)
+
+
+async def test_step_from_result_maps_the_error() -> None:
+    async def body(step: Step[str]) -> str:
+        return await step.from_result(lambda: find("missing"), on_error=lambda e: f"no {e.id}")
+
+    assert await run(body) == Err("no missing")
+
+
+async def test_workflow_decorator_forms() -> None:
+    @workflow
+    async def plain(step: Step[NotFound], uid: str) -> str:
+        return await step(find(uid))
+
+    @workflow(name="named", catch_unexpected=lambda exc: "mapped")
+    async def strict(step: Step[NotFound], uid: str, *, boom: bool = False) -> str:
+        if boom:
+            raise RuntimeError("x")
+        return await step(find(uid))
+
+    assert await plain("a") == Ok("user:a")
+    assert await plain("missing") == Err(NotFound("missing"))
+    assert await strict("b") == Ok("user:b")
+    assert await strict("b", boom=True) == Err("mapped")
+    assert strict.name == "named"
+    assert plain.name.endswith("plain")
+
+
+async def test_workflow_with_options_sets_per_call_options() -> None:
+    seen: list[str] = []
+
+    @workflow
+    async def wf(step: Step[NotFound]) -> str:
+        return step.context.workflow_id
+
+    result = await wf.with_options(workflow_id="order-1", on_event=lambda e, c: seen.append(e.type))()
+    assert result == Ok("order-1")
+    assert seen[0] == "workflow_start" and seen[-1] == "workflow_success"
+
+
+async def test_workflow_id_defaults_to_a_fresh_uuid() -> None:
+    async def body(step: Step[NotFound]) -> str:
+        return step.context.workflow_id
+
+    first, second = await run(body), await run(body)
+    assert isinstance(first, Ok) and isinstance(second, Ok)
+    assert first.value != second.value
+    assert len(first.value) == 36
+
+
+async def test_nested_runs_recognise_only_their_own_exit() -> None:
+    async def inner(step: Step[NotFound]) -> str:
+        return await step(find("missing"))
+
+    async def outer(step: Step[str]) -> str:
+        nested = await run(inner)
+        assert nested == Err(NotFound("missing"))
+        return await step(Ok("outer continues"))
+
+    assert await run(outer) == Ok("outer continues")
+
+
+async def test_exit_inside_a_taskgroup_is_unwrapped() -> None:
+    async def body(step: Step[NotFound]) -> str:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(step(find("a")))
+            group.create_task(step(find("missing")))
+        return "unreachable"
+
+    assert await run(body) == Err(NotFound("missing"))
