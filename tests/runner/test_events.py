@@ -61,7 +61,9 @@ async def test_two_retries_then_success_order() -> None:
     attempts = iter([Err("e1"), Err("e2"), Ok("ok")])
 
     async def body(step: Step[str]) -> str:
-        return await step(lambda: next(attempts), key="r", retry=RetryPolicy(attempts=3, jitter=False))
+        return await step(
+            lambda: next(attempts), key="r", retry=RetryPolicy(attempts=3, jitter=False)
+        )
 
     result = await run(body, on_event=rec, clock=TestClock())
     assert result == Ok("ok")
@@ -145,10 +147,18 @@ async def test_nested_scopes_chain_parent_ids() -> None:
 
     await run(body, on_event=rec)
     scopes = {e.name: e for e in rec.events if isinstance(e, ScopeStarted)}
-    outer_items = [e for e in rec.events if isinstance(e, StepStarted) and e.parent_id == scopes["outer"].scope_id]
+    outer_items = [
+        e
+        for e in rec.events
+        if isinstance(e, StepStarted) and e.parent_id == scopes["outer"].scope_id
+    ]
     assert len(outer_items) == 2
     assert scopes["inner"].parent_id == outer_items[0].parent_id
-    inner_items = [e for e in rec.events if isinstance(e, StepStarted) and e.parent_id == scopes["inner"].scope_id]
+    inner_items = [
+        e
+        for e in rec.events
+        if isinstance(e, StepStarted) and e.parent_id == scopes["inner"].scope_id
+    ]
     assert len(inner_items) == 2
 
 

@@ -239,7 +239,9 @@ async def test_workflow_with_options_sets_per_call_options() -> None:
     async def wf(step: Step[NotFound]) -> str:
         return step.context.workflow_id
 
-    result = await wf.with_options(workflow_id="order-1", on_event=lambda e, c: seen.append(e.type))()
+    result = await wf.with_options(
+        workflow_id="order-1", on_event=lambda e, c: seen.append(e.type)
+    )()
     assert result == Ok("order-1")
     assert seen[0] == "workflow_start" and seen[-1] == "workflow_success"
 
