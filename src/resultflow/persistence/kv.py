@@ -27,9 +27,12 @@ mistakes and are raised as they are.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from resultflow.clock import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:
+    from resultflow.persistence.errors import StateFormatError
 
 __all__ = [
     "CorruptEntryError",
@@ -97,12 +100,19 @@ class StoreClosedError(StoreError):
 
 
 class CorruptEntryError(StoreError):
-    """A stored value under `key` is not in the expected format (`detail` says how)."""
+    """The value stored under `key` cannot be read back (`detail` says why).
 
-    def __init__(self, backend: str, key: str, detail: str) -> None:
+    `error` holds the codec's `StateFormatError` when the codec rejected the value
+    (state documents, cache entries), and None when the backend's own framing is broken.
+    """
+
+    def __init__(
+        self, backend: str, key: str, detail: str, error: StateFormatError | None = None
+    ) -> None:
         super().__init__(backend, f"corrupt entry {key!r}: {detail}")
         self.key = key
         self.detail = detail
+        self.error = error
 
 
 def check_key(key: object) -> str:
