@@ -99,6 +99,7 @@ class RetryPolicy:
     _wait: WaitStrategy = field(init=False, repr=False, compare=False)
     _stop: StopStrategy = field(init=False, repr=False, compare=False)
     _retrying: tenacity.Retrying = field(init=False, repr=False, compare=False)
+    _custom: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._validate()
@@ -107,6 +108,9 @@ class RetryPolicy:
         object.__setattr__(self, "_wait", wait)
         object.__setattr__(self, "_stop", stop)
         object.__setattr__(self, "_retrying", tenacity.Retrying(wait=wait, stop=stop))
+        # Only user strategies may look at the outcome; the built-in ones read the
+        # attempt number alone, so the (comparatively costly) Future is skipped for them.
+        object.__setattr__(self, "_custom", self.wait is not None or self.stop is not None)
 
     # -- the runner's interface -------------------------------------------------------
     def should_retry(self, error: object) -> bool:
@@ -190,7 +194,8 @@ class RetryPolicy:
         state = tenacity.RetryCallState(self._retrying, fn=None, args=(), kwargs={})
         state.start_time = 0.0
         state.attempt_number = attempt
-        state.outcome = _outcome(attempt, error)
+        if self._custom:
+            state.outcome = _outcome(attempt, error)
         state.outcome_timestamp = max(0.0, elapsed)
         return state
 
