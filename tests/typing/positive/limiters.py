@@ -1,0 +1,69 @@
+"""Type-checked usage of the rate, concurrency and combined limiters (never executed)."""
+
+from __future__ import annotations
+
+from typing import assert_type
+
+from resultflow.errors import RateLimited, TaggedError
+from resultflow.guard import Guard
+from resultflow.limiter import (
+    CombinedLimiter,
+    CombinedLimiterStats,
+    ConcurrencyLimiter,
+    ConcurrencyStats,
+    LimiterStore,
+    RateLimitedError,
+    RateLimiter,
+    RateLimiterStats,
+    limiter_presets,
+)
+from resultflow.limiter_redis import RedisLimiterStore
+from resultflow.result import Err, Ok
+
+
+class NotFound(TaggedError):
+    id: str
+
+
+async def fetch_user() -> Ok[str] | Err[NotFound]:
+    return Ok("ada")
+
+
+async def count() -> int:
+    return 1
+
+
+async def usage() -> None:
+    rate = RateLimiter("api", rate=10.0, burst=20, strategy="reject")
+    slots = ConcurrencyLimiter("db", max_concurrent=2, strategy="queue")
+    both = CombinedLimiter("api+db", rate=rate, concurrency=slots)
+
+    assert_type(await rate.call_result(fetch_user), Ok[str] | Err[NotFound | RateLimited])
+    assert_type(await slots.call_result(fetch_user), Ok[str] | Err[NotFound | RateLimited])
+    assert_type(await both.call_result(fetch_user), Ok[str] | Err[NotFound | RateLimited])
+    assert_type(await rate.call(count), int)
+    assert_type(await slots.call(count), int)
+    assert_type(await both.call(count), int)
+    assert_type(await slots.map([count, count]), list[int])
+    assert_type(await slots.map_result([fetch_user]), list[Ok[str] | Err[NotFound | RateLimited]])
+
+    assert_type(rate.stats(), RateLimiterStats)
+    assert_type(await rate.fetch_stats(), RateLimiterStats)
+    assert_type(slots.stats(), ConcurrencyStats)
+    assert_type(both.stats(), CombinedLimiterStats)
+
+    try:
+        await rate.acquire()
+    except RateLimitedError as refused:
+        assert_type(refused.error, RateLimited)
+        assert_type(refused.error.retry_after, float | None)
+
+    guards: list[Guard] = [rate, slots, both, limiter_presets.api("a")]
+    assert_type(limiter_presets.database("pool"), ConcurrencyLimiter)
+    assert_type(limiter_presets.external("geo"), RateLimiter)
+    for guard in guards:
+        assert_type(guard.name, str)
+
+    store: LimiterStore = RedisLimiterStore("redis://127.0.0.1:6379/0")
+    shared = RateLimiter("api", store=store)
+    assert_type(shared.store, LimiterStore)
