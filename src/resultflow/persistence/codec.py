@@ -116,7 +116,7 @@ def serialize_entry(entry: CacheEntry, *, path: str = "entry") -> dict[str, JSON
     """Return one finished step as `{"result": {...}, "meta": {...}}`."""
     return {
         "result": encode_result_body(entry.result, path=path),
-        "meta": encode_value(dict(entry.meta), path=f"{path}.meta"),
+        "meta": _encode_meta(entry.meta, f"{path}.meta"),
     }
 
 
@@ -149,7 +149,7 @@ def serialize_state(
     return {
         "format": FORMAT_VERSION,
         "version": version,
-        "meta": None if meta is None else encode_value(dict(meta), path="meta"),
+        "meta": None if meta is None else _encode_meta(meta, "meta"),
         "steps": steps,
     }
 
@@ -222,27 +222,36 @@ def loads_state(text: str | bytes) -> Ok[LoadedState] | Err[StateFormatError]:
     return parse_state(data)
 
 
+def _encode_meta(meta: Mapping[str, object], path: str) -> JSONValue:
+    for key in meta:
+        if not isinstance(cast("object", key), str):
+            raise SerializationError(
+                f"cannot serialize {path}: meta key {key!r} is not a string", path=path
+            )
+    return encode_value(dict(meta), path=path)
+
+
 # -- reading documents ----------------------------------------------------------------
 def _format_problem(document: dict[str, object], found: object) -> StateFormatError | None:
     if "format" not in document:
         return StateFormatError(
-            message="missing 'format' field: this is not a resultflow state document",
+            message="format: missing field: this is not a resultflow state document",
             path="format",
         )
     if type(found) is not int:
         return StateFormatError(
-            message=f"the 'format' field must be an integer, not {found!r}", path="format"
+            message=f"format: must be an integer, not {found!r}", path="format"
         )
     if found > FORMAT_VERSION:
         return StateFormatError(
-            message=f"state format {found} is newer than this resultflow reads "
+            message=f"format: state format {found} is newer than this resultflow reads "
             f"(up to {FORMAT_VERSION}); upgrade resultflow to load it",
             path="format",
             version=found,
         )
     if found < 1:
         return StateFormatError(
-            message=f"unknown state format {found}", path="format", version=found
+            message=f"format: unknown state format {found}", path="format", version=found
         )
     return None
 

@@ -263,7 +263,7 @@ def _class_name(cls: type[object]) -> str:
         if find_class(path) is not cls:
             raise _EncodeFailure(
                 f"{path} cannot be found by its import path (is it defined inside a "
-                f"function?); register it with register_codec({cls.__qualname__})"
+                f"function?); register it with register_codec({cls.__name__})"
             )
         _FINDABLE.add(cls)
     return path
