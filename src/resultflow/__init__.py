@@ -27,6 +27,7 @@ from resultflow.result import Err, Ok, Result, UnwrapError, is_err, is_ok
 from resultflow.resume import ResumeEntry, ResumeState, StepCollector, clear_step, is_step_complete
 from resultflow.runner import RunOptions, Workflow, run, workflow
 from resultflow.step import Step, StepOp
+from resultflow.sync_runner import SyncStep, SyncWorkflow, run_sync, workflow_sync
 from resultflow.timeout import Timeout
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
     "StepInfo",
     "StepOp",
     "StepTimeout",
+    "SyncStep",
+    "SyncWorkflow",
     "SystemClock",
     "TaggedError",
     "Timeout",
@@ -71,5 +74,7 @@ __all__ = [
     "is_ok",
     "is_step_complete",
     "run",
+    "run_sync",
     "workflow",
+    "workflow_sync",
 ]

@@ -199,14 +199,14 @@ class RunState:
             if entry is not None:
                 discard(op)
                 if listening:
-                    await ctx.emit(StepCacheHit(**self._step_fields(step_id, name, key, parent_id)))
+                    await ctx.emit(StepCacheHit(**self.step_fields(step_id, name, key, parent_id)))
                 return entry.result
             if listening:
-                await ctx.emit(StepCacheMiss(**self._step_fields(step_id, name, key, parent_id)))
+                await ctx.emit(StepCacheMiss(**self.step_fields(step_id, name, key, parent_id)))
         if self.on_before_step is not None:
             await self._before_step(op, StepInfo(step_id, name, key))
         if listening:
-            await ctx.emit(StepStarted(**self._step_fields(step_id, name, key, parent_id)))
+            await ctx.emit(StepStarted(**self.step_fields(step_id, name, key, parent_id)))
         clock = ctx.clock
         started = clock.monotonic()
         try:
@@ -215,14 +215,14 @@ class RunState:
             if listening and not isinstance(exc, StepExit | GeneratorExit):
                 await ctx.emit(
                     StepAborted(
-                        **self._step_fields(step_id, name, key, parent_id),
+                        **self.step_fields(step_id, name, key, parent_id),
                         reason=type(exc).__name__,
                     )
                 )
             raise
         duration = clock.monotonic() - started
         if listening:
-            fields = self._step_fields(step_id, name, key, parent_id)
+            fields = self.step_fields(step_id, name, key, parent_id)
             if type(result) is Ok:
                 await ctx.emit(StepSucceeded(**fields, value=result.value, duration_s=duration))
             else:
@@ -270,7 +270,7 @@ class RunState:
             if not retry.should_retry(error):
                 return result
             delay = retry.next_delay(attempt, clock.monotonic() - first_started, error)
-            fields = self._step_fields(step_id, spec.name, spec.key, parent_id)
+            fields = self.step_fields(step_id, spec.name, spec.key, parent_id)
             if delay is None:
                 if self.ctx.on_event is not None:
                     await self.ctx.emit(
@@ -321,7 +321,7 @@ class RunState:
         if self.ctx.on_event is not None:
             await self.ctx.emit(
                 StepTimedOut(
-                    **self._step_fields(step_id, spec.name, spec.key, parent_id),
+                    **self.step_fields(step_id, spec.name, spec.key, parent_id),
                     seconds=seconds,
                     attempt=max(attempt, 1),
                 )
@@ -374,7 +374,7 @@ class RunState:
         if ctx.on_event is not None:
             await ctx.emit(
                 StepCompleted(
-                    **self._step_fields(step_id, spec.name, key, parent_id),
+                    **self.step_fields(step_id, spec.name, key, parent_id),
                     result=result,
                     meta=meta,
                 )
@@ -429,7 +429,7 @@ class RunState:
         if inspect.isawaitable(done):
             await done
 
-    def _step_fields(
+    def step_fields(
         self, step_id: str, name: str | None, key: str | None, parent_id: str | None
     ) -> Mapping[str, Any]:
         ctx = self.ctx

@@ -1,0 +1,165 @@
+"""The synchronous twins: run_sync, SyncStep, workflow_sync."""
+
+from __future__ import annotations
+
+import pytest
+
+from resultflow import CacheEntry, Err, MemoryCache, Ok, Skipped, StepCollector, UnexpectedError
+from resultflow.events import WorkflowEvent
+from resultflow.retry import RetryPolicy
+from resultflow.sync_runner import SyncStep, run_sync, workflow_sync
+from resultflow.testing.clock import TestClock
+
+
+def parse(text: str) -> Ok[int] | Err[str]:
+    return Ok(int(text)) if text.isdigit() else Err(f"not a number: {text}")
+
+
+def test_run_sync_unwraps_and_exits_early() -> None:
+    reached: list[str] = []
+
+    def body(step: SyncStep[str], a: str, b: str) -> int:
+        x = step(parse(a))
+        reached.append("x")
+        y = step(lambda: parse(b))
+        reached.append("y")
+        return x + y
+
+    assert run_sync(body, "1", "2") == Ok(3)
+    assert run_sync(body, "1", "b") == Err("not a number: b")
+    assert reached == ["x", "y", "x"]
+
+
+def test_run_sync_exceptions_and_strict_mode() -> None:
+    def body(step: SyncStep[str]) -> int:
+        return step(lambda: Ok(1 // 0))
+
+    result = run_sync(body)
+    assert isinstance(result, Err)
+    assert isinstance(result.error, UnexpectedError)
+    assert result.error.exception_type == "ZeroDivisionError"
+    assert run_sync(body, catch_unexpected=lambda exc: "math") == Err("math")
+
+
+def test_run_sync_cache_resume_and_events() -> None:
+    calls = {"n": 0}
+
+    def fetch() -> Ok[str]:
+        calls["n"] += 1
+        return Ok("v")
+
+    def body(step: SyncStep[str]) -> str:
+        return step(fetch, key="k") + step(fetch, key="k")
+
+    events: list[WorkflowEvent] = []
+    collector = StepCollector()
+
+    def sink(event: WorkflowEvent, ctx: object) -> None:
+        events.append(event)
+        collector.handle_event(event)
+
+    assert run_sync(body, cache=MemoryCache(), on_event=sink) == Ok("vv")
+    assert calls["n"] == 1
+    assert [e.type for e in events] == [
+        "workflow_start",
+        "step_cache_miss",
+        "step_start",
+        "step_success",
+        "step_complete",
+        "step_cache_hit",
+        "workflow_success",
+    ]
+    assert run_sync(body, resume_state=collector.state()) == Ok("vv")
+    assert calls["n"] == 1
+
+
+def test_run_sync_retries_sleep_through_the_clock() -> None:
+    clock = TestClock()
+    outcomes = iter([Err("e1"), Err("e2"), Ok("fine")])
+    events: list[str] = []
+
+    def body(step: SyncStep[str]) -> str:
+        return step(
+            lambda: next(outcomes),
+            retry=RetryPolicy(attempts=3, backoff="fixed", initial=2.0, jitter=False),
+        )
+
+    assert run_sync(body, clock=clock, on_event=lambda e, c: events.append(e.type)) == Ok("fine")
+    assert clock.monotonic() == 4.0
+    assert events.count("step_retry") == 2
+
+
+def test_run_sync_hooks() -> None:
+    def body(step: SyncStep[str]) -> int:
+        return step(lambda: Ok(1), key="one")
+
+    assert run_sync(body, should_run=lambda wid, ctx: False) == Err(Skipped(reason="should_run"))
+    seen: list[str] = []
+    run_sync(body, on_after_step=lambda key, r, wid, ctx: seen.append(key))
+    assert seen == ["one"]
+
+    def deny(info: object, ctx: object) -> None:
+        raise PermissionError("no")
+
+    denied = run_sync(body, on_before_step=deny)
+    assert isinstance(denied, Err)
+    assert isinstance(denied.error, UnexpectedError)
+    assert denied.error.step == "on_before_step"
+
+
+def test_run_sync_rejects_async_ops_and_caches() -> None:
+    async def coro_op() -> Ok[int]:
+        return Ok(1)
+
+    def body(step: SyncStep[str]) -> int:
+        return step(coro_op)  # type: ignore[arg-type]
+
+    result = run_sync(body)
+    assert isinstance(result, Err)
+    assert isinstance(result.error, UnexpectedError)
+    assert "sync ops" in result.error.message
+
+    class AsyncCache:
+        async def get(self, key: str) -> CacheEntry | None:
+            return None
+
+        async def set(self, key: str, entry: CacheEntry, ttl: float | None = None) -> None:
+            return None
+
+        async def delete(self, key: str) -> None:
+            return None
+
+        async def clear(self) -> None:
+            return None
+
+    def keyed(step: SyncStep[str]) -> int:
+        return step(lambda: Ok(1), key="k")
+
+    cached = run_sync(keyed, cache=AsyncCache())
+    assert isinstance(cached, Err)
+    assert isinstance(cached.error, UnexpectedError)
+    assert "synchronous StepCache" in cached.error.message
+
+
+def test_run_sync_has_no_run_timeout() -> None:
+    def body(step: SyncStep[str]) -> int:
+        return 1
+
+    with pytest.raises(TypeError, match="timeout"):
+        run_sync(body, timeout=1.0)
+
+
+def test_workflow_sync_and_try() -> None:
+    @workflow_sync
+    def total(step: SyncStep[str], *texts: str) -> int:
+        return sum(step.try_(lambda t=t: int(t), error=f"bad {t}") for t in texts)
+
+    assert total("1", "2", "3") == Ok(6)
+    assert total("1", "x") == Err("bad x")
+
+    @workflow_sync(name="failing")
+    def failing(step: SyncStep[str]) -> int:
+        step.fail("stop")
+
+    assert failing() == Err("stop")
+    assert failing.name == "failing"
