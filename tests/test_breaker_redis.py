@@ -132,6 +132,9 @@ async def test_keys_live_under_the_prefix_and_expire(
         assert await client.zcard(failures_key) == 3
         ttl_ms = await client.pttl(state_key)
         assert 0 < ttl_ms <= (2 * 60 + 60) * 1000
+        await store.delete("svc")
+        assert await client.exists(*store.keys_for("svc")) == 0
+        assert store.peek("svc") is None
     finally:
         await client.aclose()
 

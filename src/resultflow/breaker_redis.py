@@ -118,6 +118,16 @@ class RedisBreakerStore:
         reply = await self._run("reset", name, config, now)
         return Update(reply.record, reply.transitions)
 
+    async def delete(self, name: str) -> None:
+        """Remove every key of the breaker `name` (for clean-up; `reset` keeps the keys)."""
+        try:
+            await self._client.delete(*self.keys_for(name))
+        except self._errors as exc:
+            raise BreakerStoreError(
+                f"breaker {name!r}: Redis store at {self._where} failed during delete: {exc}"
+            ) from exc
+        self._seen.pop(name, None)
+
     def peek(self, name: str) -> BreakerRecord | None:
         """The last record this store read or wrote for `name` (no I/O)."""
         return self._seen.get(name)
