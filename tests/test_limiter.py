@@ -7,6 +7,8 @@ import math
 from collections.abc import Awaitable, Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from resultflow.errors import RateLimited
 from resultflow.guard import Guard
@@ -126,6 +128,33 @@ def test_bucket_spec_validates() -> None:
         BucketSpec(capacity=1.0, refill_rate=0.0)
     assert BucketSpec(capacity=2.0, refill_rate=4.0).seconds_until(0.5) == pytest.approx(0.125)
     assert BucketSpec(capacity=2.0, refill_rate=4.0).seconds_until(1.0) == 0.0
+
+
+@given(
+    rate=st.floats(min_value=0.1, max_value=1000.0),
+    burst=st.floats(min_value=1.0, max_value=100.0),
+    gaps=st.lists(st.floats(min_value=0.0, max_value=5.0), max_size=60),
+)
+async def test_a_bucket_never_admits_more_than_burst_plus_refills(
+    rate: float, burst: float, gaps: list[float]
+) -> None:
+    store = MemoryLimiterStore()
+    spec = BucketSpec(capacity=burst, refill_rate=rate)
+    now = 0.0
+    admitted = 0
+    for gap in gaps:
+        now += gap
+        retry_after = await store.take("k", spec, now)
+        tokens = store.peek("k", spec, now)
+        assert 0.0 <= tokens <= burst
+        if retry_after == 0.0:
+            admitted += 1
+        else:
+            # Refused only when short of a token, and told exactly when one arrives.
+            assert tokens < 1.0
+            assert retry_after == pytest.approx((1.0 - tokens) / rate)
+            assert store.peek("k", spec, now + retry_after) == pytest.approx(1.0)
+        assert admitted <= burst + rate * now + 1e-6
 
 
 # -- RateLimiter: waiting ---------------------------------------------------------------
