@@ -15,7 +15,7 @@ from typing import TypeVar, cast
 
 try:
     from redis import exceptions as redis_errors
-    from redis.asyncio import Redis
+    from redis.asyncio import BlockingConnectionPool, Redis
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides redis
     raise ImportError("RedisKV needs redis-py: pip install resultflow[redis]") from exc
 
@@ -41,8 +41,8 @@ class RedisKV:
 
     `url_or_client`: a URL such as "redis://localhost:6379/0" (the client made from it
     is closed by `close()`) or a `redis.asyncio.Redis` client (shared, never closed
-    here; `decode_responses` may be on or off). `connect_timeout` bounds connecting to
-    a URL's server.
+    here; `decode_responses` may be on or off). For a URL, `max_connections` caps the
+    client's pool and `connect_timeout` bounds connecting and waiting for a connection.
     """
 
     backend = _BACKEND
@@ -53,13 +53,21 @@ class RedisKV:
         prefix: str = "resultflow:",
         *,
         connect_timeout: float = 5.0,
+        max_connections: int = 20,
     ) -> None:
         self.prefix = check_key(prefix)
         given = cast("object", url_or_client)
         if isinstance(given, str):
-            self._client: Redis = Redis.from_url(  # pyright: ignore[reportUnknownMemberType]
-                given, socket_connect_timeout=connect_timeout, decode_responses=False
+            # A blocking pool: a burst of calls waits for a free connection (up to
+            # `connect_timeout`) instead of failing with "Too many connections".
+            pool = BlockingConnectionPool.from_url(  # pyright: ignore[reportUnknownMemberType]
+                given,
+                max_connections=max_connections,
+                timeout=connect_timeout,
+                socket_connect_timeout=connect_timeout,
+                decode_responses=False,
             )
+            self._client: Redis = Redis.from_pool(pool)
             self._owns_client = True
         elif isinstance(given, Redis):
             self._client = given

@@ -1,0 +1,299 @@
+"""The KVStore contract, run against every backend: memory, file, SQLite, PostgreSQL, Redis.
+
+Postgres and Redis run against the real servers (conftest fixtures); the stores that
+keep expiry times themselves use a TestClock, Redis uses real 0.1 s PX TTLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+
+from resultflow.persistence.kv import KVStore, StoreClosedError
+
+WEIRD_KEYS = [
+    "",
+    " ",
+    ".",
+    "..",
+    "../../etc/passwd",
+    "/",
+    "/abs/path",
+    "a/b\\c",
+    "\x00",
+    "nul\x00inside",
+    "line\nbreak\ttab\r",
+    "ünïcødé",
+    "日本語のキー",
+    "emoji 🎉🚀",
+    "CASE",
+    "case",
+    "~41",
+    "k_a",
+    "h_0",
+    ".tmp-x",
+    "con",
+    "%_like_%",
+    "*?[glob]\\",
+    "x" * 1000,
+    "é" * 300,
+]
+
+
+async def keys_of(kv: KVStore, prefix: str = "") -> set[str]:
+    found = [key async for key in kv.scan(prefix)]
+    assert len(found) == len(set(found)), "scan returned a key twice"
+    return set(found)
+
+
+# -- basic operations ---------------------------------------------------------------
+
+
+async def test_is_a_kvstore(kv: KVStore) -> None:
+    assert isinstance(kv, KVStore)
+
+
+async def test_get_missing_is_none(kv: KVStore) -> None:
+    assert await kv.get("missing") is None
+    assert await kv.exists("missing") is False
+
+
+async def test_set_then_get(kv: KVStore) -> None:
+    await kv.set("a", "1")
+    assert await kv.get("a") == "1"
+    assert await kv.exists("a") is True
+    assert await kv.get("b") is None
+
+
+async def test_overwrite_replaces_value(kv: KVStore) -> None:
+    await kv.set("a", "first")
+    await kv.set("a", "second")
+    assert await kv.get("a") == "second"
+    assert await keys_of(kv) == {"a"}
+
+
+async def test_delete(kv: KVStore) -> None:
+    await kv.set("a", "1")
+    await kv.set("b", "2")
+    await kv.delete("a")
+    assert await kv.get("a") is None
+    assert await kv.exists("a") is False
+    assert await kv.get("b") == "2"
+    await kv.delete("a")  # deleting a missing key is fine
+    await kv.delete("never-there")
+
+
+async def test_empty_and_odd_values_round_trip(kv: KVStore) -> None:
+    values = ["", "\x00", "a\x00b", "ünïcødé 🎉", '{"json": [1, 2]}', "line\nbreak", " " * 3]
+    for index, value in enumerate(values):
+        await kv.set(f"v{index}", value)
+    for index, value in enumerate(values):
+        assert await kv.get(f"v{index}") == value
+
+
+async def test_large_value(kv: KVStore) -> None:
+    value = ("0123456789abcdef" * 65_536) + "é🎉"  # ~1 MiB plus multi-byte characters
+    await kv.set("big", value)
+    assert await kv.get("big") == value
+
+
+# -- time to live -------------------------------------------------------------------
+
+
+async def test_ttl_expires(backend) -> None:
+    kv = backend.kv
+    await kv.set("short", "x", ttl=backend.short_ttl)
+    await kv.set("forever", "y")
+    assert await kv.get("short") == "x"
+    await backend.wait_until_expired("short")
+    assert await kv.get("short") is None
+    assert await kv.exists("short") is False
+    assert await keys_of(kv) == {"forever"}
+    assert await kv.get("forever") == "y"
+
+
+async def test_ttl_not_yet_expired(backend) -> None:
+    if backend.clock is None:
+        pytest.skip("needs virtual time: Redis expiry is real time")
+    await backend.kv.set("k", "v", ttl=10)
+    backend.advance(9.9)
+    assert await backend.kv.get("k") == "v"
+    assert await keys_of(backend.kv) == {"k"}
+    backend.advance(0.2)
+    assert await backend.kv.get("k") is None
+
+
+async def test_overwrite_without_ttl_makes_key_permanent(backend) -> None:
+    kv = backend.kv
+    await kv.set("k", "old", ttl=backend.short_ttl)
+    await kv.set("k", "new")
+    await backend.wait_until_expired("k")
+    assert await kv.get("k") == "new"
+
+
+async def test_overwrite_with_ttl_makes_key_expire(backend) -> None:
+    kv = backend.kv
+    await kv.set("k", "old")
+    await kv.set("k", "new", ttl=backend.short_ttl)
+    await backend.wait_until_expired("k")
+    assert await kv.get("k") is None
+
+
+async def test_expired_key_can_be_set_again(backend) -> None:
+    kv = backend.kv
+    await kv.set("k", "old", ttl=backend.short_ttl)
+    await backend.wait_until_expired("k")
+    await kv.set("k", "again")
+    assert await kv.get("k") == "again"
+
+
+@pytest.mark.parametrize("ttl", [0, -1, -0.5, math.nan, math.inf])
+async def test_invalid_ttl_is_rejected(kv: KVStore, ttl: float) -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        await kv.set("k", "v", ttl=ttl)
+    assert await kv.get("k") is None
+
+
+async def test_ttl_must_be_a_number(kv: KVStore) -> None:
+    with pytest.raises(TypeError, match="ttl"):
+        await kv.set("k", "v", ttl="5")  # type: ignore[arg-type]
+
+
+# -- scan ---------------------------------------------------------------------------
+
+
+async def test_scan_by_prefix(kv: KVStore) -> None:
+    for key in ["a:1", "a:2", "a:", "ab", "b:1", "A:1"]:
+        await kv.set(key, "v")
+    assert await keys_of(kv, "a:") == {"a:1", "a:2", "a:"}
+    assert await keys_of(kv, "a") == {"a:1", "a:2", "a:", "ab"}
+    assert await keys_of(kv, "b:1") == {"b:1"}
+    assert await keys_of(kv, "zzz") == set()
+    assert await keys_of(kv) == {"a:1", "a:2", "a:", "ab", "b:1", "A:1"}
+
+
+async def test_scan_of_empty_store(kv: KVStore) -> None:
+    assert await keys_of(kv) == set()
+    assert await keys_of(kv, "x") == set()
+
+
+async def test_scan_treats_glob_and_like_characters_literally(kv: KVStore) -> None:
+    keys = ["x*1", "x?2", "x[3]", "x]4", "xa", "xab", "x\\y", "x%5", "x_6", "xz"]
+    for key in keys:
+        await kv.set(key, "v")
+    assert await keys_of(kv, "x*") == {"x*1"}
+    assert await keys_of(kv, "x?") == {"x?2"}
+    assert await keys_of(kv, "x[") == {"x[3]"}
+    assert await keys_of(kv, "x[3") == {"x[3]"}
+    assert await keys_of(kv, "x]") == {"x]4"}
+    assert await keys_of(kv, "x\\") == {"x\\y"}
+    assert await keys_of(kv, "x%") == {"x%5"}
+    assert await keys_of(kv, "x_") == {"x_6"}
+    assert await keys_of(kv, "xa") == {"xa", "xab"}
+    assert await keys_of(kv, "x") == set(keys)
+
+
+async def test_scan_prefix_with_multibyte_characters(kv: KVStore) -> None:
+    for key in ["é1", "é2", "ê", "e", "é"]:
+        await kv.set(key, "v")
+    assert await keys_of(kv, "é") == {"é1", "é2", "é"}
+    assert await keys_of(kv, "ê") == {"ê"}
+
+
+async def test_scan_returns_every_key_across_batches(kv: KVStore) -> None:
+    keys = [f"many:{index:05d}" for index in range(650)]  # more than one 500-key batch
+    await asyncio.gather(*(kv.set(key, "v") for key in keys))
+    await kv.set("other", "v")
+    assert await keys_of(kv, "many:") == set(keys)
+
+
+async def test_scan_skips_deleted_keys(kv: KVStore) -> None:
+    for key in ["p:1", "p:2", "p:3"]:
+        await kv.set(key, "v")
+    await kv.delete("p:2")
+    assert await keys_of(kv, "p:") == {"p:1", "p:3"}
+
+
+# -- keys ---------------------------------------------------------------------------
+
+
+async def test_weird_keys_are_distinct_and_round_trip(kv: KVStore) -> None:
+    for index, key in enumerate(WEIRD_KEYS):
+        await kv.set(key, f"value-{index}")
+    for index, key in enumerate(WEIRD_KEYS):
+        assert await kv.get(key) == f"value-{index}", repr(key)
+        assert await kv.exists(key)
+    assert await keys_of(kv) == set(WEIRD_KEYS)
+    assert await keys_of(kv, "nul\x00") == {"nul\x00inside"}
+    assert await keys_of(kv, "..") == {"..", "../../etc/passwd"}
+    for key in WEIRD_KEYS:
+        await kv.delete(key)
+    assert await keys_of(kv) == set()
+
+
+@pytest.mark.parametrize("bad", [b"bytes", 1, None])
+async def test_non_string_keys_and_values_are_rejected(kv: KVStore, bad: object) -> None:
+    with pytest.raises(TypeError, match="key"):
+        await kv.get(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="key"):
+        await kv.set(bad, "v")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="value"):
+        await kv.set("k", bad)  # type: ignore[arg-type]
+    assert await kv.get("k") is None
+
+
+async def test_lone_surrogates_are_rejected(kv: KVStore) -> None:
+    with pytest.raises(ValueError, match="Unicode"):
+        await kv.set("bad\ud800", "v")
+    with pytest.raises(ValueError, match="Unicode"):
+        await kv.set("k", "bad\udfff")
+    assert await keys_of(kv) == set()
+
+
+# -- concurrency --------------------------------------------------------------------
+
+
+async def test_many_concurrent_sets(kv: KVStore) -> None:
+    await asyncio.gather(*(kv.set(f"c:{index}", str(index)) for index in range(200)))
+    values = await asyncio.gather(*(kv.get(f"c:{index}") for index in range(200)))
+    assert values == [str(index) for index in range(200)]
+    assert len(await keys_of(kv, "c:")) == 200
+
+
+async def test_concurrent_writers_of_one_key_leave_one_whole_value(kv: KVStore) -> None:
+    values = [f"writer-{index}-" + "x" * 10_000 for index in range(40)]
+    await asyncio.gather(*(kv.set("same", value) for value in values))
+    assert await kv.get("same") in values
+    assert await keys_of(kv) == {"same"}
+
+
+async def test_concurrent_mixed_operations(kv: KVStore) -> None:
+    await asyncio.gather(*(kv.set(f"m:{index}", "v") for index in range(50)))
+    await asyncio.gather(
+        *(kv.delete(f"m:{index}") for index in range(0, 50, 2)),
+        *(kv.set(f"n:{index}", "w") for index in range(25)),
+        *(kv.get(f"m:{index}") for index in range(50)),
+    )
+    assert await keys_of(kv, "m:") == {f"m:{index}" for index in range(1, 50, 2)}
+    assert len(await keys_of(kv, "n:")) == 25
+
+
+# -- lifecycle ----------------------------------------------------------------------
+
+
+async def test_closed_store_refuses_work(kv: KVStore) -> None:
+    await kv.set("k", "v")
+    await kv.close()
+    with pytest.raises(StoreClosedError):
+        await kv.get("k")
+    with pytest.raises(StoreClosedError):
+        await kv.set("k", "v")
+    with pytest.raises(StoreClosedError):
+        await kv.delete("k")
+    with pytest.raises(StoreClosedError):
+        await kv.exists("k")
+    with pytest.raises(StoreClosedError):
+        [key async for key in kv.scan("")]
+    await kv.close()  # closing twice is fine
