@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import cast
 
-from resultflow.errors import TaggedError
+from resultflow.errors import TaggedError, UnexpectedError
 from resultflow.events import (
     ApprovalAwaited,
     ApprovalDenied,
@@ -67,6 +67,8 @@ def format_duration(seconds: float) -> str:
     """Format a duration for people: `"0.35ms"`, `"120ms"`, `"1.25s"`, `"2m05.0s"`."""
     if not math.isfinite(seconds):
         return "?"
+    if seconds == 0:
+        return "0ms"
     if seconds < 0.01:
         return f"{seconds * 1000:.2f}ms"
     if seconds < 1:
@@ -88,7 +90,9 @@ def error_tag(error: object) -> str:
 
 def describe_error(error: object) -> str:
     """One line describing an error value: `"Tag: message"` for a `TaggedError`."""
-    if isinstance(error, TaggedError):
+    if isinstance(error, UnexpectedError):
+        text = f"{error.tag}: {error.exception_type}: {error.message}"
+    elif isinstance(error, TaggedError):
         message = error.message
         text = message if message.startswith(error.tag) else f"{error.tag}: {message}"
     elif isinstance(error, BaseException):
@@ -198,9 +202,10 @@ def _detail(event: WorkflowEvent) -> str:
         case WorkflowSkipped():
             return f"reason={event.reason}"
         case StepRetrying():
+            # `attempt` is the number of the attempt about to run.
             return (
-                f"attempt {event.attempt} failed, retrying in "
-                f"{format_duration(event.delay_s)}: {describe_error(event.error)}"
+                f"attempt {event.attempt} in {format_duration(event.delay_s)} "
+                f"after {describe_error(event.error)}"
             )
         case StepRetriesExhausted():
             return f"after {event.attempts} attempts: {describe_error(event.error)}"
