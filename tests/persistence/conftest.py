@@ -17,6 +17,34 @@ from resultflow.testing.clock import TestClock
 
 BACKENDS = ["memory", "file", "sqlite", "postgres", "redis"]
 
+WEIRD_KEYS = [  # each one a trap for some backend: paths, NUL, case, globs, length
+    "",
+    " ",
+    ".",
+    "..",
+    "../../etc/passwd",
+    "/",
+    "/abs/path",
+    "a/b\\c",
+    "\x00",
+    "nul\x00inside",
+    "line\nbreak\ttab\r",
+    "ünïcødé",
+    "日本語のキー",
+    "emoji 🎉🚀",
+    "CASE",
+    "case",
+    "~41",
+    "k_a",
+    "h_0",
+    ".tmp-x",
+    "con",
+    "%_like_%",
+    "*?[glob]\\",
+    "x" * 1000,
+    "é" * 300,
+]
+
 
 @dataclass
 class Backend:
@@ -106,3 +134,9 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 async def kv(backend: Backend) -> KVStore:
     """The store of `backend`."""
     return backend.kv
+
+
+@pytest.fixture
+def weird_keys() -> list[str]:
+    """Keys that trip up naive stores: paths, NUL, case twins, glob and LIKE characters."""
+    return list(WEIRD_KEYS)

@@ -269,6 +269,8 @@ def _stored_records(directory: Path, prefix: str) -> list[tuple[Path, str, float
                     continue  # cheap filter: the encoding preserves prefixes
             elif not name.startswith(_HASHED_PREFIX):
                 continue  # temp files and foreign files
+            if not entry.is_file():
+                continue
             path = Path(entry.path)
             try:
                 key, _, expires_at = _parse(path.read_bytes(), name)

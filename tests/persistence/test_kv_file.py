@@ -1,0 +1,195 @@
+"""FileKV specifics: safe file names, atomic writes, crash leftovers, expiry on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from resultflow.persistence import kv_file
+from resultflow.persistence.kv import CorruptEntryError, StoreError, StoreUnavailableError
+from resultflow.persistence.kv_file import FileKV, decode_file_name, encode_file_name
+from resultflow.testing.clock import TestClock
+
+SAFE_NAME = re.compile(r"[kh]_[a-z0-9_~-]*")
+valid_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
+
+
+def listing(directory: Path) -> list[str]:
+    """The sorted names in `directory` (files and folders)."""
+    return sorted(path.name for path in directory.iterdir())
+
+
+@given(valid_text)
+def test_file_name_encoding_round_trips(key: str) -> None:
+    encoded = encode_file_name(key)
+    assert re.fullmatch(r"[a-z0-9_~-]*", encoded)
+    assert decode_file_name(encoded) == key
+
+
+@given(valid_text, valid_text)
+def test_file_name_encoding_is_injective_and_keeps_prefixes(a: str, b: str) -> None:
+    if a != b:
+        assert encode_file_name(a) != encode_file_name(b)
+    assert encode_file_name(a + b).startswith(encode_file_name(a))
+
+
+@pytest.mark.parametrize("name", ["~", "~4", "~zz", "~61", "A", "a.b", "~ff", "a/b"])
+def test_decode_rejects_names_that_are_not_canonical(name: str) -> None:
+    with pytest.raises(ValueError):
+        decode_file_name(name)
+
+
+async def test_every_key_becomes_a_safe_file_inside_the_directory(
+    tmp_path: Path, weird_keys: list[str]
+) -> None:
+    directory = tmp_path / "store"
+    kv = FileKV(directory)
+    for key in weird_keys:
+        await kv.set(key, "v")
+    assert listing(tmp_path) == ["store"]  # nothing escaped the directory
+    names = listing(directory)
+    assert len(names) == len(weird_keys)
+    for name in names:
+        assert SAFE_NAME.fullmatch(name), name
+        assert len(name) <= 140
+    assert names.count("k_case") == 1 and "k_~43~41~53~45" in names  # CASE vs case
+
+
+async def test_long_keys_get_hashed_names_and_scan_returns_them(tmp_path: Path) -> None:
+    kv = FileKV(tmp_path)
+    long_key = "step:" + "é" * 5000  # far beyond any file-name limit
+    await kv.set(long_key, "long")
+    await kv.set("step:short", "short")
+    [hashed] = [name for name in listing(tmp_path) if name.startswith("h_")]
+    assert len(hashed) == 2 + 64
+    assert await kv.get(long_key) == "long"
+    assert {key async for key in kv.scan("step:")} == {long_key, "step:short"}
+    assert [key async for key in kv.scan("step:é")] == [long_key]
+    await kv.delete(long_key)
+    assert listing(tmp_path) == ["k_step~3ashort"]
+
+
+async def test_files_record_key_value_and_expiry_as_json(tmp_path: Path) -> None:
+    clock = TestClock(start=1000.0)
+    kv = FileKV(tmp_path, clock=clock)
+    await kv.set("a/b", "v", ttl=5)
+    stored = json.loads((tmp_path / "k_a~2fb").read_text("utf-8"))
+    assert stored == {"key": "a/b", "value": "v", "expires_at": 1005.0}
+
+
+async def test_values_and_expiry_survive_a_new_store_on_the_same_directory(
+    tmp_path: Path,
+) -> None:
+    clock = TestClock()
+    await FileKV(tmp_path, clock=clock).set("k", "v", ttl=60)
+    reopened = FileKV(tmp_path, clock=clock)
+    assert await reopened.get("k") == "v"
+    clock.advance(61)
+    assert await reopened.get("k") is None
+
+
+async def test_writes_leave_no_temp_files(tmp_path: Path) -> None:
+    kv = FileKV(tmp_path)
+    for index in range(20):
+        await kv.set("k", str(index))
+    assert listing(tmp_path) == ["k_k"]
+
+
+async def test_failed_write_keeps_the_old_value_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kv = FileKV(tmp_path)
+    await kv.set("k", "old")
+
+    def refuse(source: str, target: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(kv_file.os, "replace", refuse)
+    with pytest.raises(StoreError, match="No space left"):
+        await kv.set("k", "new")
+    monkeypatch.undo()
+    assert await kv.get("k") == "old"
+    assert listing(tmp_path) == ["k_k"]
+
+
+async def test_crash_leftovers_and_foreign_files_are_not_keys(tmp_path: Path) -> None:
+    kv = FileKV(tmp_path)
+    await kv.set("real", "v")
+    (tmp_path / ".tmp-abc123").write_text('{"key": "half", "value": "x"')  # crashed write
+    (tmp_path / "README.txt").write_text("not ours")
+    (tmp_path / "k_UPPER").write_text("{}")  # not a canonical encoded name
+    (tmp_path / "h_deadbeef").write_text("garbage")
+    (tmp_path / "k_sub").mkdir()
+    assert [key async for key in kv.scan("")] == ["real"]
+
+
+async def test_a_file_holding_another_key_is_corrupt(tmp_path: Path) -> None:
+    kv = FileKV(tmp_path)
+    await kv.set("a", "v")
+    (tmp_path / "k_a").rename(tmp_path / "k_b")
+    with pytest.raises(CorruptEntryError, match="holds key 'a'"):
+        await kv.get("b")
+    assert [key async for key in kv.scan("")] == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{half",
+        b"\xff\xfe",
+        b"[]",
+        b'{"key": "k"}',
+        b'{"key": "k", "value": 1}',
+        b'{"key": "k", "value": "v", "expires_at": "soon"}',
+    ],
+)
+async def test_corrupt_files_raise_on_get_and_are_skipped_by_scan(
+    tmp_path: Path, content: bytes
+) -> None:
+    kv = FileKV(tmp_path)
+    await kv.set("ok", "v")
+    (tmp_path / "k_k").write_bytes(content)
+    with pytest.raises(CorruptEntryError) as raised:
+        await kv.get("k")
+    assert raised.value.key == "k" and raised.value.backend == "file"
+    assert [key async for key in kv.scan("")] == ["ok"]
+
+
+async def test_purge_expired_removes_only_expired_files(tmp_path: Path) -> None:
+    clock = TestClock()
+    kv = FileKV(tmp_path, clock=clock)
+    await kv.set("old", "v", ttl=1)
+    await kv.set("fresh", "v", ttl=100)
+    await kv.set("forever", "v")
+    assert await kv.purge_expired() == 0
+    clock.advance(2)
+    assert await kv.purge_expired() == 1
+    assert listing(tmp_path) == ["k_forever", "k_fresh"]
+
+
+async def test_directory_is_created_and_an_unusable_one_is_unavailable(tmp_path: Path) -> None:
+    nested = FileKV(tmp_path / "a" / "b")
+    await nested.set("k", "v")
+    assert (tmp_path / "a" / "b" / "k_k").exists()
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    broken = FileKV(blocker / "store")
+    with pytest.raises(StoreUnavailableError, match="cannot use directory"):
+        await broken.get("k")
+
+
+async def test_fsync_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(kv_file.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    await FileKV(tmp_path / "fast", fsync=False).set("k", "v")
+    assert synced == []
+    await FileKV(tmp_path / "safe").set("k", "v")
+    assert len(synced) == 2  # the file, then its directory

@@ -1,0 +1,217 @@
+"""PostgresKV specifics, against the real server: pools, connections, schema, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import time
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from resultflow.persistence.kv import StoreClosedError, StoreError, StoreUnavailableError
+from resultflow.persistence.kv_postgres import PostgresKV
+from resultflow.persistence.state import StatePersistence
+from resultflow.testing.clock import TestClock
+
+pytestmark = pytest.mark.services
+
+
+def table_names(url: str, schema: str) -> list[str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "ORDER BY table_name",
+            (schema,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+async def test_creates_its_table_in_the_schema(postgres_url: str, postgres_schema: str) -> None:
+    kv = PostgresKV(postgres_url, table="my_kv", schema=postgres_schema)
+    assert table_names(postgres_url, postgres_schema) == []
+    await kv.set("k", "v")
+    assert table_names(postgres_url, postgres_schema) == ["my_kv"]
+    with psycopg.connect(postgres_url) as connection:
+        row = connection.execute(
+            f'SELECT key, value, expires_at FROM "{postgres_schema}".my_kv'
+        ).fetchone()
+    assert row == (b"k", b"v", None)
+    await kv.close()
+
+
+async def test_creates_a_missing_schema(postgres_url: str, postgres_schema: str) -> None:
+    nested = postgres_schema + "_extra"
+    kv = PostgresKV(postgres_url, schema=nested)
+    try:
+        await kv.set("k", "v")
+        assert table_names(postgres_url, nested) == ["resultflow_kv"]
+    finally:
+        await kv.close()
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{nested}" CASCADE')
+
+
+async def test_concurrent_stores_create_one_table_without_errors(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    stores = [PostgresKV(postgres_url, schema=postgres_schema) for _ in range(6)]
+    await asyncio.gather(*(kv.set(f"k{index}", "v") for index, kv in enumerate(stores)))
+    assert table_names(postgres_url, postgres_schema) == ["resultflow_kv"]
+    assert {key async for key in stores[0].scan("")} == {f"k{index}" for index in range(6)}
+    await asyncio.gather(*(kv.close() for kv in stores))
+
+
+async def test_shared_pool_is_reused_and_left_open(postgres_url: str, postgres_schema: str) -> None:
+    pool = AsyncConnectionPool(postgres_url, open=False, min_size=1, max_size=3)
+    await pool.open()
+    try:
+        orders = PostgresKV(pool, table="orders_kv", schema=postgres_schema)
+        states = PostgresKV(pool, table="states_kv", schema=postgres_schema)
+        assert orders.pool is pool and states.pool is pool
+        await asyncio.gather(
+            *(orders.set(f"o{index}", "v") for index in range(30)),
+            *(states.set(f"s{index}", "v") for index in range(30)),
+        )
+        stats = pool.get_stats()
+        assert stats["pool_size"] <= 3
+        assert stats["requests_num"] >= 60
+        await orders.close()
+        await states.close()
+        assert not pool.closed
+        async with pool.connection() as connection:
+            cursor = await connection.execute(f'SELECT count(*) FROM "{postgres_schema}".orders_kv')
+            assert await cursor.fetchone() == (30,)
+        with pytest.raises(StoreClosedError):
+            await orders.get("o1")
+    finally:
+        await pool.close()
+
+
+async def test_a_pool_with_dict_rows_works(postgres_url: str, postgres_schema: str) -> None:
+    async with AsyncConnectionPool(
+        postgres_url, open=False, kwargs={"row_factory": dict_row}
+    ) as pool:
+        kv = PostgresKV(pool, schema=postgres_schema)
+        await kv.set("k", "v")
+        assert await kv.get("k") == "v"
+        assert [key async for key in kv.scan("")] == ["k"]
+
+
+async def test_own_pool_is_closed_by_close(postgres_url: str, postgres_schema: str) -> None:
+    kv = PostgresKV(postgres_url, schema=postgres_schema, max_size=2)
+    assert kv.pool is None  # opened lazily
+    await kv.set("k", "v")
+    pool = kv.pool
+    assert pool is not None and not pool.closed
+    assert pool.max_size == 2
+    await kv.close()
+    assert pool.closed
+
+
+async def test_a_single_connection_commits_each_operation(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    connection = await psycopg.AsyncConnection.connect(postgres_url)  # not autocommit
+    try:
+        kv = PostgresKV(connection, schema=postgres_schema)
+        await asyncio.gather(*(kv.set(f"k{index}", str(index)) for index in range(10)))
+        other = PostgresKV(postgres_url, schema=postgres_schema)
+        assert await other.get("k9") == "9"  # committed: visible to another connection
+        await other.close()
+        await kv.close()
+        assert not connection.closed  # the caller's connection stays open
+    finally:
+        await connection.close()
+
+
+async def test_a_failed_statement_on_a_single_connection_is_rolled_back(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    connection = await psycopg.AsyncConnection.connect(postgres_url)
+    try:
+        kv = PostgresKV(connection, schema=postgres_schema)
+        await kv.set("k", "v")
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f'DROP TABLE "{postgres_schema}".resultflow_kv')
+        with pytest.raises(StoreError, match="UndefinedTable"):
+            await kv.get("k")
+        again = PostgresKV(connection, schema=postgres_schema)  # recreates the table
+        await again.set("k", "v2")  # the connection was rolled back and works again
+        assert await again.get("k") == "v2"
+    finally:
+        await connection.close()
+
+
+async def test_purge_expired(postgres_url: str, postgres_schema: str) -> None:
+    clock = TestClock()
+    kv = PostgresKV(postgres_url, schema=postgres_schema, clock=clock)
+    await kv.set("old", "v", ttl=1)
+    await kv.set("forever", "v")
+    clock.advance(2)
+    assert await kv.purge_expired() == 1
+    assert await kv.purge_expired() == 0
+    assert [key async for key in kv.scan("")] == ["forever"]
+    await kv.close()
+
+
+async def test_state_persistence_on_postgres_survives_a_new_store(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    first = PostgresKV(postgres_url, schema=postgres_schema)
+    await StatePersistence(first).save("run", {}, meta={"by": "first"})
+    await first.close()
+    second = PostgresKV(postgres_url, schema=postgres_schema)
+    loaded = await StatePersistence(second).load("run")
+    assert loaded is not None and loaded.meta == {"by": "first"}
+    await second.close()
+
+
+async def test_a_server_that_is_down_is_unavailable_at_once() -> None:
+    kv = PostgresKV("postgresql://postgres@127.0.0.1:1/test", connect_timeout=2)
+    started = time.monotonic()
+    for operation in (kv.get("k"), kv.set("k", "v"), kv.exists("k")):
+        with pytest.raises(StoreUnavailableError, match=r"postgres: .*refused") as raised:
+            await operation
+        assert raised.value.backend == "postgres"
+    assert time.monotonic() - started < 2
+    await kv.close()
+
+
+async def test_a_pool_that_cannot_connect_is_unavailable() -> None:
+    pool = AsyncConnectionPool("postgresql://postgres@127.0.0.1:1/test", open=False)
+    await pool.open(wait=False)
+    try:
+        kv = PostgresKV(pool, connect_timeout=0.1)
+        with pytest.raises(StoreUnavailableError, match="PoolTimeout"):
+            await kv.get("k")
+    finally:
+        await pool.close()
+
+
+async def test_a_closed_pool_is_unavailable(postgres_url: str) -> None:
+    pool = AsyncConnectionPool(postgres_url, open=False)
+    kv = PostgresKV(pool)
+    with pytest.raises(StoreUnavailableError, match="PoolClosed"):
+        await kv.get("k")
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(TypeError, match="URL"):
+        PostgresKV(42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="table"):
+        PostgresKV("postgresql://x", table="kv; DROP TABLE users")
+    with pytest.raises(ValueError, match="schema"):
+        PostgresKV("postgresql://x", schema='public"; --')
+    with pytest.raises(ValueError, match="connect_timeout"):
+        PostgresKV("postgresql://x", connect_timeout=0)
+
+
+def test_missing_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.delitem(sys.modules, "resultflow.persistence.kv_postgres")
+    with pytest.raises(ImportError, match=r"pip install resultflow\[postgres\]"):
+        importlib.import_module("resultflow.persistence.kv_postgres")

@@ -1,0 +1,143 @@
+"""SQLiteKV specifics: WAL mode on a real file, sharing a file, table names, failures."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from resultflow.persistence.kv import StoreClosedError, StoreError, StoreUnavailableError
+from resultflow.persistence.kv_sqlite import SQLiteKV, check_table_name, prefix_upper_bound
+from resultflow.testing.clock import TestClock
+
+
+def read_rows(path: Path, table: str) -> list[tuple[bytes, str, float | None]]:
+    with sqlite3.connect(path) as connection:
+        return connection.execute(f'SELECT key, value, expires_at FROM "{table}"').fetchall()
+
+
+async def test_a_file_database_uses_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    kv = SQLiteKV(path)
+    await kv.set("k", "v")
+    assert await kv.journal_mode() == "wal"
+    assert (tmp_path / "store.db-wal").exists()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    await kv.close()
+
+
+async def test_in_memory_database(tmp_path: Path) -> None:
+    kv = SQLiteKV(":memory:")
+    await kv.set("k", "v")
+    assert await kv.get("k") == "v"
+    assert await kv.journal_mode() == "memory"
+    await kv.close()
+
+
+async def test_two_stores_on_one_file_see_each_other(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    first, second = SQLiteKV(path), SQLiteKV(path)
+    await first.set("k", "from first")
+    assert await second.get("k") == "from first"
+    await second.set("k", "from second")
+    assert await first.get("k") == "from second"
+    await first.close()
+    await second.close()
+
+
+async def test_rows_hold_utf8_keys_text_values_and_expiry(tmp_path: Path) -> None:
+    path = tmp_path / "rows.db"
+    kv = SQLiteKV(path, table="my_kv", clock=TestClock(start=100.0))
+    await kv.set("ключ", "значение", ttl=5)
+    await kv.close()
+    assert read_rows(path, "my_kv") == [("ключ".encode(), "значение", 105.0)]
+
+
+async def test_tables_are_independent(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    a, b = SQLiteKV(path, table="a_kv"), SQLiteKV(path, table="b_kv")
+    await a.set("k", "a")
+    await b.set("k", "b")
+    assert (await a.get("k"), await b.get("k")) == ("a", "b")
+    await a.close()
+    await b.close()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['kv"; DROP TABLE x; --', "1abc", "a-b", "a b", "", "a" * 64, "schema.table", "ünï"],
+)
+def test_bad_table_names_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="table"):
+        SQLiteKV(":memory:", table=name)
+
+
+def test_good_table_names_pass() -> None:
+    for name in ["kv", "_kv", "Resultflow_KV_2", "a" * 63]:
+        assert check_table_name(name) == name
+    with pytest.raises(ValueError):
+        check_table_name(3)
+
+
+def test_prefix_upper_bound() -> None:
+    assert prefix_upper_bound(b"") is None
+    assert prefix_upper_bound(b"ab") == b"ac"
+    assert prefix_upper_bound(b"a\xff") == b"b"
+    assert prefix_upper_bound(b"\xff\xff") is None
+    assert prefix_upper_bound("é".encode()) == b"\xc3\xaa"
+
+
+async def test_purge_expired(tmp_path: Path) -> None:
+    clock = TestClock()
+    kv = SQLiteKV(tmp_path / "p.db", clock=clock)
+    await kv.set("old", "v", ttl=1)
+    await kv.set("fresh", "v", ttl=100)
+    await kv.set("forever", "v")
+    clock.advance(2)
+    assert await kv.purge_expired() == 1
+    assert await kv.purge_expired() == 0
+    await kv.close()
+    assert sorted(row[0] for row in read_rows(tmp_path / "p.db", "resultflow_kv")) == [
+        b"forever",
+        b"fresh",
+    ]
+
+
+async def test_a_missing_directory_is_unavailable(tmp_path: Path) -> None:
+    kv = SQLiteKV(tmp_path / "no" / "such" / "dir" / "x.db")
+    with pytest.raises(StoreUnavailableError, match="cannot open") as raised:
+        await kv.get("k")
+    assert raised.value.backend == "sqlite"
+    await kv.close()
+
+
+async def test_a_file_that_is_not_a_database_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "text.db"
+    path.write_bytes(b"this is not a database" * 100)
+    kv = SQLiteKV(path)
+    with pytest.raises(StoreUnavailableError, match="not a database"):
+        await kv.set("k", "v")
+    await kv.close()
+
+
+async def test_a_table_with_another_shape_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE resultflow_kv (id INTEGER PRIMARY KEY)")
+    kv = SQLiteKV(path)
+    with pytest.raises(StoreError, match="no such column"):
+        await kv.get("k")
+    await kv.close()
+
+
+async def test_close_stops_the_thread_and_refuses_work(tmp_path: Path) -> None:
+    kv = SQLiteKV(tmp_path / "c.db")
+    await kv.set("k", "v")
+    await kv.close()
+    with pytest.raises(StoreClosedError):
+        await kv.get("k")
+    never_used = SQLiteKV(tmp_path / "unused.db")
+    await never_used.close()
+    assert not (tmp_path / "unused.db").exists()
