@@ -202,7 +202,7 @@ def test_nested_containers_keep_their_types() -> None:
     decoded = round_trip(value)
     assert decoded == value
     assert isinstance(decoded, dict)
-    assert type(decoded["list"][0]) is tuple  # type: ignore[index]
+    assert type(decoded["list"][0]) is tuple
 
 
 def test_set_encoding_is_stable_whatever_the_insertion_order() -> None:

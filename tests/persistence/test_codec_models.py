@@ -20,19 +20,19 @@ pydantic = pytest.importorskip("pydantic")
 msgspec = pytest.importorskip("msgspec")
 
 
-class Address(pydantic.BaseModel):  # type: ignore[misc,name-defined]
+class Address(pydantic.BaseModel):
     city: str
     since: dt.date
 
 
-class Customer(pydantic.BaseModel):  # type: ignore[misc,name-defined]
+class Customer(pydantic.BaseModel):
     name: str
     address: Address
     tags: tuple[str, ...] = ()
     blob: bytes = b""
 
 
-class Item(msgspec.Struct):  # type: ignore[misc,name-defined]
+class Item(msgspec.Struct):
     sku: str
     qty: int
     added: dt.datetime | None = None
@@ -83,7 +83,7 @@ def round_trip(value: object) -> object:
 
 
 def test_local_models_need_registration() -> None:
-    class Local(pydantic.BaseModel):  # type: ignore[misc,name-defined]
+    class Local(pydantic.BaseModel):
         x: int
 
     with pytest.raises(Exception, match="register_codec"):
