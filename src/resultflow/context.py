@@ -75,7 +75,7 @@ class RunContext:
             return
         try:
             outcome = sink(event, self.context)
-            if inspect.isawaitable(outcome):
+            if outcome is not None and hasattr(outcome, "__await__"):
                 await outcome
         except Exception as exc:  # a listener never breaks the run
             self._warn_listener(exc)

@@ -46,12 +46,21 @@ if TYPE_CHECKING:
     from resultflow.policies import Policy
     from resultflow.retry import RetryPolicy
 
-__all__ = ["AnyResult", "RunState", "StepInfo", "StepSpec"]
+__all__ = ["AnyResult", "RunState", "StepInfo", "StepInterceptor", "StepSpec"]
 
 AnyResult: TypeAlias = Ok[object] | Err[object]
 AfterStepHook: TypeAlias = Callable[[str, AnyResult, str, object], object]
 BeforeStepHook: TypeAlias = Callable[["StepInfo", object], object]
 UnexpectedMapper: TypeAlias = Callable[[Exception], object]
+StepInterceptor: TypeAlias = Callable[
+    ["StepInfo", object, Callable[[], Awaitable["AnyResult"]]], Awaitable["AnyResult"]
+]
+"""A test seam: `interceptor(info, op, proceed)` returns the step's result.
+
+Call `await proceed()` to execute the op as usual (with its retries, timeout and
+guards), or return a Result of your own to stand in for it. `resultflow.testing`'s
+harness uses it to script step outcomes.
+"""
 
 # (run token, scope id) of the innermost concurrent scope in this task.
 current_scope: ContextVar[tuple[object, str] | None] = ContextVar(
@@ -114,6 +123,7 @@ class RunState:
         "catch_unexpected",
         "ctx",
         "defaults",
+        "interceptor",
         "on_after_step",
         "on_before_step",
         "plain",
@@ -137,6 +147,7 @@ class RunState:
         self.defaults = defaults
         self.catch_unexpected = catch_unexpected
         self.token = object()
+        self.interceptor: StepInterceptor | None = None
         # A plain run has nothing to observe or intercept: steps take the fast path.
         self.plain = ctx.on_event is None and on_before_step is None and not defaults
 
@@ -164,8 +175,11 @@ class RunState:
         """Run `op` a single time and return its Result (exceptions become Errs)."""
         try:
             value: object = op() if callable(op) else op
-            if inspect.isawaitable(value):
-                value = await value
+            kind = type(value)
+            if kind is Ok or kind is Err:
+                return value  # type: ignore[return-value]
+            if hasattr(value, "__await__"):
+                value = await cast("Awaitable[object]", value)
         except Exception as exc:
             return self.unexpected(exc, label)
         return self.to_result(value, label)
@@ -232,6 +246,18 @@ class RunState:
         return result
 
     async def _attempts(
+        self, op: object, spec: StepSpec, step_id: str, parent_id: str | None
+    ) -> AnyResult:
+        interceptor = self.interceptor
+        if interceptor is not None:
+
+            async def proceed() -> AnyResult:
+                return await self._execute_attempts(op, spec, step_id, parent_id)
+
+            return await interceptor(StepInfo(step_id, spec.name, spec.key), op, proceed)
+        return await self._execute_attempts(op, spec, step_id, parent_id)
+
+    async def _execute_attempts(
         self, op: object, spec: StepSpec, step_id: str, parent_id: str | None
     ) -> AnyResult:
         label = spec.name or spec.key or step_id

@@ -48,7 +48,13 @@ from resultflow.events import (
     WorkflowStarted,
     WorkflowSucceeded,
 )
-from resultflow.pipeline import AfterStepHook, AnyResult, BeforeStepHook, RunState
+from resultflow.pipeline import (
+    AfterStepHook,
+    AnyResult,
+    BeforeStepHook,
+    RunState,
+    StepInterceptor,
+)
 from resultflow.result import Err, Ok
 from resultflow.resume import ResumeState
 from resultflow.short_circuit import find_exit
@@ -91,6 +97,7 @@ class RunOptions(TypedDict, total=False):
     policy: Policy
     policies: Sequence[Policy]
     timeout: float
+    interceptor: StepInterceptor
 
 
 # -- run ----------------------------------------------------------------------------
@@ -205,11 +212,17 @@ async def _prepare(state: RunState, options: RunOptions) -> AnyResult | None:
     state.cache = cache
     state.on_after_step = options.get("on_after_step")
     state.on_before_step = options.get("on_before_step")
+    state.interceptor = options.get("interceptor")
     defaults = list(options.get("policies", ()))
     if "policy" in options:
         defaults.append(options["policy"])
     state.defaults = tuple(defaults)
-    state.plain = ctx.on_event is None and state.on_before_step is None and not state.defaults
+    state.plain = (
+        ctx.on_event is None
+        and state.on_before_step is None
+        and state.interceptor is None
+        and not state.defaults
+    )
     return None
 
 
@@ -257,7 +270,7 @@ async def _gate(state: RunState, option: str, hook: RunHook) -> AnyResult | None
 
 async def _load_resume(cache: AnyStepCache, entries: ResumeState) -> None:
     for key, entry in entries.items():
-        if not isinstance(cast(object, entry), CacheEntry):
+        if not isinstance(cast("object", entry), CacheEntry):
             raise TypeError(f"resume_state[{key!r}] is {type(entry).__name__}, not a ResumeEntry")
         done: object = cache.set(key, entry)
         if inspect.isawaitable(done):

@@ -650,6 +650,15 @@ def build_spec(
     description: str | None = None,
 ) -> StepSpec:
     """Resolve run defaults, the step's policy and its explicit options into a `StepSpec`."""
+    if (
+        retry is None
+        and timeout is None
+        and policy is None
+        and breaker is None
+        and limiter is None
+        and not run.defaults
+    ):
+        return StepSpec(key=key, name=name, ttl=ttl, description=description)
     if policy is None and not run.defaults:
         retry_policy = None
         if retry is not None:

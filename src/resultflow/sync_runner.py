@@ -349,8 +349,9 @@ def execute_run_sync(
     options: RunOptions,
 ) -> AnyResult:
     """The shared implementation of `run_sync` and `SyncWorkflow.__call__`."""
-    if "timeout" in options:
-        raise TypeError("run_sync has no whole-run timeout; use the async run")
+    for unsupported in ("timeout", "interceptor"):
+        if unsupported in options:
+            raise TypeError(f"run_sync does not support {unsupported}=; use the async run")
     clock = options.get("clock") or SYSTEM_CLOCK
     ctx = RunContext(
         options.get("workflow_id") or str(uuid.uuid4()),

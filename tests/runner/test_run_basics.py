@@ -276,3 +276,29 @@ async def test_exit_inside_a_taskgroup_is_unwrapped() -> None:
         return "unreachable"
 
     assert await run(body) == Err(NotFound("missing"))
+
+
+async def test_interceptor_can_stand_in_for_a_step_or_proceed() -> None:
+    from resultflow import StepInfo
+
+    executed: list[str] = []
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def real(name: str) -> Ok[str]:
+        executed.append(name)
+        return Ok(f"real {name}")
+
+    async def interceptor(info: StepInfo, op: object, proceed):  # type: ignore[no-untyped-def]
+        seen.append((info.name, info.key))
+        if info.name == "scripted":
+            return Err("scripted failure")
+        return await proceed()
+
+    async def body(step: Step[str]) -> str:
+        first = await step(lambda: real("a"), name="plain", key="k")
+        await step(lambda: real("b"), name="scripted")
+        return first
+
+    assert await run(body, interceptor=interceptor) == Err("scripted failure")
+    assert executed == ["a"]
+    assert seen == [("plain", "k"), ("scripted", None)]

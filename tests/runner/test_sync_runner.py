@@ -145,7 +145,7 @@ def test_run_sync_has_no_run_timeout() -> None:
     def body(step: SyncStep[str]) -> int:
         return 1
 
-    with pytest.raises(TypeError, match="timeout"):
+    with pytest.raises(TypeError, match="timeout="):
         run_sync(body, timeout=1.0)
 
 
