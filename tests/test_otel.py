@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import sys
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -28,7 +29,18 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from resultflow import Err, MemoryCache, Ok, Step, StepTimeout, TaggedError, UnexpectedError, run
+from resultflow import (
+    Err,
+    MemoryCache,
+    Ok,
+    Step,
+    StepTimeout,
+    SyncStep,
+    TaggedError,
+    UnexpectedError,
+    run,
+    run_sync,
+)
 from resultflow.events import (
     ApprovalAwaited,
     CompensationFailed,
@@ -783,3 +795,34 @@ async def test_the_adapter_works_as_a_sink_of_concurrent_runs(otel: Telemetry) -
         assert parent is not None
         assert attributes_of(parent)[attr.WORKFLOW_ID] == f"w{seconds}"
     assert adapter.open_runs == 0
+
+
+# -- run_sync -----------------------------------------------------------------------------
+def test_run_sync_in_threads(otel: Telemetry) -> None:
+    adapter = otel.adapter()
+    tracer = otel.tracer_provider.get_tracer("app")
+
+    def lookup(n: int) -> Ok[int]:
+        with tracer.start_as_current_span(f"query {n}"):
+            return Ok(n * 10)
+
+    def body(step: SyncStep[str], n: int) -> int:
+        return step(lambda: lookup(n), name=f"lookup {n}")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(
+            pool.map(
+                lambda n: run_sync(
+                    body, n, on_event=adapter.handle_event, name=f"sync {n}", clock=TestClock()
+                ),
+                [1, 2, 3],
+            )
+        )
+
+    assert results == [Ok(10), Ok(20), Ok(30)]
+    for n in (1, 2, 3):
+        assert otel.parent_name(otel.span(f"query {n}")) == f"step lookup {n}"
+        assert otel.parent_name(otel.span(f"step lookup {n}")) == f"workflow sync {n}"
+        assert otel.span(f"workflow sync {n}").parent is None
+    assert adapter.open_runs == 0
+    assert not trace.get_current_span().get_span_context().is_valid
