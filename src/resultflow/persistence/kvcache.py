@@ -124,14 +124,6 @@ class HydratingCache:
         async with self._lock:
             return 0 if self._hydrated else await self._load()
 
-    async def _load(self) -> int:
-        loaded = await self.persistence.load(self.run_id)
-        steps = {} if loaded is None else loaded.state
-        for key, entry in steps.items():
-            await _settle(self.cache.set(key, entry))
-        self._hydrated = True
-        return len(steps)
-
     async def get(self, key: str) -> CacheEntry | None:
         """The entry for `key` (after hydrating), or None."""
         await self.hydrate()
@@ -155,6 +147,14 @@ class HydratingCache:
 
     def __repr__(self) -> str:
         return f"HydratingCache(run_id={self.run_id!r}, hydrated={self._hydrated})"
+
+    async def _load(self) -> int:
+        loaded = await self.persistence.load(self.run_id)
+        steps = {} if loaded is None else loaded.state
+        for key, entry in steps.items():
+            await _settle(self.cache.set(key, entry))
+        self._hydrated = True
+        return len(steps)
 
 
 async def _settle(value: _T | Awaitable[_T]) -> _T:
