@@ -407,10 +407,10 @@ def test_registered_tag_keeps_data_valid_when_the_class_is_renamed() -> None:
     class New:
         x: int
 
-    register_codec(Old, tag="point")
+    register_codec(Old, tag="test-point")
     data = encode_value(Old(3))
     unregister_codec(Old)
-    register_codec(New, tag="point")
+    register_codec(New, tag="test-point")
     try:
         assert decode_value(data) == New(3)
     finally:
@@ -421,7 +421,7 @@ def test_registered_tag_keeps_data_valid_when_the_class_is_renamed() -> None:
 def test_register_codec_with_functions() -> None:
     register_codec(
         Money,
-        tag="money",
+        tag="test-money",
         encode=lambda money: (money.cents, money.currency),
         decode=lambda data: Money(*data),
     )
@@ -429,7 +429,7 @@ def test_register_codec_with_functions() -> None:
         value = {"price": Money(1999, "EUR"), "set": {Money(1, "USD")}}
         assert encode_value(Money(5, "EUR")) == {
             "$type": "custom",
-            "tag": "money",
+            "tag": "test-money",
             "value": {"$type": "tuple", "items": [5, "EUR"]},
         }
         assert round_trip(value) == value
@@ -448,11 +448,11 @@ def test_register_codec_with_a_codec_object() -> None:
             cents, currency = data.split()
             return Money(int(cents), currency)
 
-    assert register_codec(Money, MoneyCodec(), tag="money-text") is Money
+    assert register_codec(Money, MoneyCodec(), tag="test-money-text") is Money
     try:
         assert round_trip([Money(3, "GBP")]) == [Money(3, "GBP")]
         with pytest.raises(StateDecodeError, match="could not decode its data") as info:
-            decode_value([{"$type": "custom", "tag": "money-text", "value": "garbage"}])
+            decode_value([{"$type": "custom", "tag": "test-money-text", "value": "garbage"}])
         assert info.value.error.path == "value[0]"
     finally:
         unregister_codec(Money)
@@ -462,7 +462,7 @@ def test_codec_that_raises_while_encoding_names_the_path() -> None:
     def explode(value: Money) -> object:
         raise RuntimeError("no rates today")
 
-    register_codec(Money, tag="money-broken", encode=explode, decode=lambda data: data)
+    register_codec(Money, tag="test-money-broken", encode=explode, decode=lambda data: data)
     try:
         with pytest.raises(SerializationError, match="raised RuntimeError: no rates today") as info:
             dumps_state({"pay": CacheEntry(Ok({"total": Money(1, "EUR")}))})
@@ -480,12 +480,31 @@ def test_register_codec_rejects_misuse() -> None:
         register_codec(Money)
     with pytest.raises(TypeError, match="stored by its error tag"):
         register_codec(Declined)
-    register_codec(Card, tag="card-tag")
+    register_codec(Card, tag="test-card-tag")
     try:
         with pytest.raises(ValueError, match="already used by test_codec:Card"):
-            register_codec(Charge, tag="card-tag")
+            register_codec(Charge, tag="test-card-tag")
     finally:
         unregister_codec(Card)
+
+
+def test_registering_a_redefined_class_replaces_the_old_definition() -> None:
+    def define() -> type:
+        @dataclass
+        class Again:
+            x: int
+
+        return Again
+
+    first, second = define(), define()
+    register_codec(first, tag="test-again")
+    register_codec(second, tag="test-again")
+    try:
+        assert decode_value(encode_value(second(1))) == second(1)
+        with pytest.raises(SerializationError, match="register_codec"):
+            encode_value(first(1))
+    finally:
+        unregister_codec(second)
 
 
 # -- serialization errors name the path ---------------------------------------------------------

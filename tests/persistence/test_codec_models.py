@@ -88,7 +88,7 @@ def test_local_models_need_registration() -> None:
 
     with pytest.raises(Exception, match="register_codec"):
         encode_value(Local(x=1))
-    register_codec(Local, tag="local-model")
+    register_codec(Local, tag="test-local-model")
     try:
         assert round_trip(Local(x=2)) == Local(x=2)
     finally:

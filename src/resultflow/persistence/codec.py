@@ -239,9 +239,7 @@ def _format_problem(document: dict[str, object], found: object) -> StateFormatEr
             path="format",
         )
     if type(found) is not int:
-        return StateFormatError(
-            message=f"format: must be an integer, not {found!r}", path="format"
-        )
+        return StateFormatError(message=f"format: must be an integer, not {found!r}", path="format")
     if found > FORMAT_VERSION:
         return StateFormatError(
             message=f"format: state format {found} is newer than this resultflow reads "

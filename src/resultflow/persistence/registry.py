@@ -127,8 +127,9 @@ def register_codec(
 
     Give `encode` and `decode` (or a `Codec` object) for any class; give neither for a
     dataclass, Enum, NamedTuple, pydantic model or msgspec Struct to store it by
-    structure under `tag`. Registering a class again replaces its registration; a tag
-    already used by another class is a `ValueError`. Returns `cls`, so it also works as
+    structure under `tag`. Registering a class again (or a new definition of it, with
+    the same module and qualified name) replaces its registration; a tag already used
+    by another class is a `ValueError`. Returns `cls`, so it also works as
     a class decorator.
     """
     if cls in _BUILTIN_TYPES:
@@ -147,7 +148,10 @@ def register_codec(
         raise ValueError("a codec tag must be a non-empty string")
     owner = _BY_TAG.get(name)
     if owner is not None and owner.cls is not cls:
-        raise ValueError(f"codec tag {name!r} is already used by {class_path(owner.cls)}")
+        if class_path(owner.cls) != class_path(cls):
+            raise ValueError(f"codec tag {name!r} is already used by {class_path(owner.cls)}")
+        # The same class defined again (a reloaded module, a re-run notebook cell).
+        unregister_codec(owner.cls)
     unregister_codec(cls)
     registration = Registration(cls=cls, tag=name, codec=chosen)
     _BY_TYPE[cls] = registration
