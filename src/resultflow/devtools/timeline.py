@@ -31,6 +31,7 @@ _BAR_CHARS: dict[str, str] = {
     "running": ">",
 }
 _MAX_NAME = 24
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ def render_timeline(run: RunRecord, *, width: int = 40) -> str:
     if width < 10:
         raise ValueError(f"width must be at least 10 columns, got {width}")
     steps = _steps_by_start(run)
-    total = max(run.end_or_last_ts() - run.started_at, 0.0)
+    total = _relative(run.end_or_last_ts(), run.started_at)
     header = f"{run.label}: {format_duration(total)}, {status_mark(run.status)}"
     if not steps:
         return f"{header}\n(no steps)"
@@ -106,8 +107,9 @@ def _bar(step: StepRecord, run: RunRecord, total: float, width: int) -> str:
     if total <= 0:
         first, last = 0, 1
     else:
-        first = min(int(start / total * width), width - 1)
-        last = min(max(math.ceil(end / total * width), first + 1), width)
+        # The epsilon keeps float noise (0.1 / 0.8 * 40 = 5.000000000000001) off the grid.
+        first = min(int(start / total * width + _EPSILON), width - 1)
+        last = min(max(math.ceil(end / total * width - _EPSILON), first + 1), width)
     char = _BAR_CHARS.get(step.status, "=")
     return " " * first + char * (last - first) + " " * (width - last)
 
