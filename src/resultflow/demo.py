@@ -1,0 +1,155 @@
+"""`resultflow demo`: a sample order workflow run end to end on an embedded SQLite store.
+
+The order first fails at shipping (after a payment call that needed retries); its
+finished steps are persisted to SQLite, then the run is resumed from that state: the
+reserved stock and the payment are not redone, only shipping runs again. Each run's
+tree and timeline are printed from its events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from resultflow import Err, Ok, Step, StepCollector, clear_step, run
+from resultflow.devtools import Devtools
+from resultflow.errors import TaggedError
+from resultflow.events import WorkflowEvent
+from resultflow.persistence.kv_sqlite import SQLiteKV
+from resultflow.persistence.state import StatePersistence
+from resultflow.retry import RetryPolicy
+
+__all__ = ["OrderServices", "order_workflow", "run_demo"]
+
+
+class OutOfStock(TaggedError):
+    """No stock left for the item."""
+
+    sku: str
+
+
+class PaymentDeclined(TaggedError):
+    """The payment gateway said no (or kept failing)."""
+
+    reason: str
+
+
+class CarrierUnavailable(TaggedError):
+    """The shipping carrier could not take the parcel."""
+
+    carrier: str
+
+
+OrderError = OutOfStock | PaymentDeclined | CarrierUnavailable
+
+
+@dataclass
+class OrderServices:
+    """Fake back-end services that count their calls, so the demo can show what re-ran."""
+
+    gateway_failures: int = 2
+    carrier_up: bool = False
+    calls: dict[str, int] = field(default_factory=dict)
+
+    def _count(self, name: str) -> int:
+        self.calls[name] = self.calls.get(name, 0) + 1
+        return self.calls[name]
+
+    async def reserve(self, sku: str) -> Ok[str] | Err[OutOfStock]:
+        self._count("reserve")
+        return Ok(f"reservation-{sku}")
+
+    async def charge(self, amount: int) -> Ok[str] | Err[PaymentDeclined]:
+        attempt = self._count("charge")
+        if attempt <= self.gateway_failures:
+            return Err(PaymentDeclined(f"gateway timeout (attempt {attempt})"))
+        return Ok(f"payment-{amount}")
+
+    async def ship(self, reservation: str) -> Ok[str] | Err[CarrierUnavailable]:
+        self._count("ship")
+        if not self.carrier_up:
+            return Err(CarrierUnavailable("north-express"))
+        return Ok(f"tracking-for-{reservation}")
+
+
+def order_workflow(
+    services: OrderServices,
+) -> Callable[[Step[OrderError], str, int], Awaitable[str]]:
+    """The order body: reserve stock, charge with retries, ship."""
+
+    async def order(step: Step[OrderError], sku: str, amount: int) -> str:
+        reservation = await step(lambda: services.reserve(sku), key="reserve", name="reserve")
+        await step(
+            lambda: services.charge(amount),
+            key="charge",
+            name="charge",
+            retry=RetryPolicy(attempts=3, backoff="fixed", initial=0.01, jitter=False),
+        )
+        return await step(lambda: services.ship(reservation), key="ship", name="ship")
+
+    return order
+
+
+async def run_demo(db_path: Path | None = None, print_fn: Callable[[str], object] = print) -> int:
+    """Run the demo; returns 0 when the resumed order completes."""
+    directory = None
+    if db_path is None:
+        directory = tempfile.TemporaryDirectory(prefix="resultflow-demo-")
+        db_path = Path(directory.name) / "resultflow.db"
+    try:
+        return await _demo(db_path, print_fn)
+    finally:
+        if directory is not None:
+            directory.cleanup()
+
+
+async def _demo(db_path: Path, print_fn: Callable[[str], object]) -> int:
+    store = SQLiteKV(db_path)
+    states = StatePersistence(store)
+    services = OrderServices()
+    order = order_workflow(services)
+    devtools = Devtools(workflow_name="order")
+    collector = StepCollector()
+
+    def sink(event: WorkflowEvent, ctx: object) -> None:
+        devtools.handle_event(event, ctx)
+        collector.handle_event(event, ctx)
+
+    print_fn(f"resultflow demo — state stored in SQLite at {db_path}\n")
+    print_fn("1) placing order o-1001: the carrier is down")
+    first = await run(order, "sku-42", 120, workflow_id="o-1001", name="order", on_event=sink)
+    print_fn(f"   result: {first!r}")
+    await states.save("o-1001", collector.state(), {"workflow": "order"})
+    print_fn(devtools.render())
+    print_fn(devtools.render_timeline())
+
+    print_fn("\n2) the carrier is back: load the state from SQLite and resume")
+    services.carrier_up = True
+    loaded = await states.load("o-1001")
+    if loaded is None:
+        print_fn("   state was not persisted")
+        return 1
+    resume = clear_step(loaded.state, "ship")  # retry only the failed step
+    second = await run(
+        order,
+        "sku-42",
+        120,
+        workflow_id="o-1001",
+        name="order",
+        resume_state=resume,
+        on_event=devtools.handle_event,
+    )
+    print_fn(f"   result: {second!r}")
+    print_fn(devtools.render())
+    print_fn(devtools.render_timeline())
+    print_fn(f"\ncalls to the services across both runs: {services.calls}")
+    await store.close()
+    return 0 if isinstance(second, Ok) else 1
+
+
+def main() -> int:
+    """Entry point used by `resultflow demo`."""
+    return asyncio.run(run_demo())
