@@ -33,6 +33,7 @@ from resultflow import (
     Err,
     MemoryCache,
     Ok,
+    SagaCompensationFailed,
     Step,
     StepTimeout,
     SyncStep,
@@ -62,6 +63,7 @@ from resultflow.otel import (
 from resultflow.otel import attributes as attr
 from resultflow.otel.metrics import instruments_for
 from resultflow.retry import RetryPolicy
+from resultflow.saga import SagaStep, run_saga
 from resultflow.testing.clock import TestClock
 
 T0 = 1_700_000_000.0  # TestClock's default wall-clock start
@@ -826,3 +828,35 @@ def test_run_sync_in_threads(otel: Telemetry) -> None:
         assert otel.span(f"workflow sync {n}").parent is None
     assert adapter.open_runs == 0
     assert not trace.get_current_span().get_span_context().is_valid
+
+
+async def test_saga_compensations_are_spans_under_the_workflow(otel: Telemetry) -> None:
+    adapter = otel.adapter()
+    released: list[str] = []
+
+    def release(hold: str) -> None:
+        released.append(hold)
+
+    def unrefundable(_: str) -> Err[str]:
+        return Err("refund window closed")
+
+    async def body(saga: SagaStep[PaymentDeclined]) -> str:
+        await saga.step(lambda: Ok("hold-1"), name="reserve", compensate=release)
+        await saga.step(lambda: Ok("auth-1"), name="authorize", compensate=unrefundable)
+        return await saga.step(lambda: Err(PaymentDeclined(reason="limit")), name="capture")
+
+    result = await run_saga(body, on_event=adapter.handle_event, name="order", clock=TestClock())
+
+    assert isinstance(result, Err) and isinstance(result.error, SagaCompensationFailed)
+    assert released == ["hold-1"]
+    release_span = otel.span("compensate reserve")
+    refund_span = otel.span("compensate authorize")
+    assert otel.parent_name(release_span) == "workflow order"
+    assert otel.parent_name(refund_span) == "workflow order"
+    assert release_span.status.status_code is StatusCode.UNSET
+    assert refund_span.status.status_code is StatusCode.ERROR
+    assert attributes_of(refund_span)[attr.ERROR_MESSAGE] == "refund window closed"
+    assert otel.span("step capture").status.status_code is StatusCode.ERROR
+    workflow_span = otel.span("workflow order")
+    assert attributes_of(workflow_span)[attr.ERROR_TAG] == "SagaCompensationFailed"
+    assert adapter.open_runs == 0
