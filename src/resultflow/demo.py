@@ -52,7 +52,7 @@ class OrderServices:
 
     gateway_failures: int = 2
     carrier_up: bool = False
-    calls: dict[str, int] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict[str, int])
 
     def _count(self, name: str) -> int:
         self.calls[name] = self.calls.get(name, 0) + 1
