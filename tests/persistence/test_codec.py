@@ -186,6 +186,18 @@ def test_nan_round_trips_as_a_tagged_float() -> None:
     assert decoded != decoded
 
 
+def test_huge_ints_are_stored_as_hex() -> None:
+    huge = 7**20_000  # ~17,000 digits: past Python's limit for int <-> decimal text
+    encoded = encode_value(-huge)
+    assert isinstance(encoded, dict)
+    assert encoded["$type"] == "int"
+    assert round_trip([-huge, 10**40]) == [-huge, 10**40]
+    error = format_error('{"format": 1, "version": 1, "steps": {"a": ' + "1" * 5000 + "}}")
+    assert error.message.startswith("not readable JSON")
+    bad = doc({"a": ok_step({"$type": "int", "hex": "0xzz"})})
+    assert "invalid hexadecimal integer" in format_error(bad).message
+
+
 def test_decimal_specials_round_trip() -> None:
     for text in ("NaN", "sNaN", "-Infinity", "-0", "1E+3"):
         decoded = round_trip(Decimal(text))

@@ -78,6 +78,7 @@ hashable_scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
+    st.integers(min_value=2**9_990, max_value=2**10_010),  # around the plain-int limit
     finite_floats,
     st.text(),
     st.binary(max_size=16),
@@ -228,6 +229,7 @@ def tagged_forms(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
     timed = {"value": moments | json_data, "zone": zones | json_data, "fold": st.integers(-1, 2)}
     fields: dict[str, dict[str, st.SearchStrategy[object]]] = {
         "float": {"value": texts},
+        "int": {"hex": texts | st.integers().map(hex)},
         "dict": {"items": st.lists(st.lists(inner, max_size=3), max_size=3) | json_data},
         "tuple": {"items": items},
         "set": {"items": items},

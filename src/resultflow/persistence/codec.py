@@ -217,6 +217,8 @@ def loads_state(text: str | bytes) -> Ok[LoadedState] | Err[StateFormatError]:
         )
     except UnicodeDecodeError as exc:
         return Err(StateFormatError(message=f"not UTF-8 text: {exc}"))
+    except ValueError as exc:  # e.g. a number past Python's integer text limit
+        return Err(StateFormatError(message=f"not readable JSON: {exc}"))
     except RecursionError:
         return Err(StateFormatError(message="the JSON is nested too deeply"))
     return parse_state(data)

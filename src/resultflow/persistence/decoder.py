@@ -178,6 +178,14 @@ def _float(body: dict[str, object]) -> object:
     return float(text)
 
 
+def _int(body: dict[str, object]) -> object:
+    text = _typed(body, "hex", str)
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise DecodeFailure(f"invalid hexadecimal integer {text[:40]!r}") from None
+
+
 def _dict(body: dict[str, object]) -> object:
     out: dict[object, object] = {}
     for index, pair in enumerate(_typed_list(body, "items")):
@@ -331,6 +339,7 @@ def _find(name: str, kind: ClassKind) -> type[object]:
 
 _DECODERS: dict[str, Decoder] = {
     "float": _float,
+    "int": _int,
     "dict": _dict,
     "tuple": lambda body: tuple(_items(body)),
     "set": lambda body: set(_hashable_items(body)),

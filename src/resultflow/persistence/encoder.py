@@ -6,6 +6,7 @@ string keys. Everything else becomes a small object tagged by a `"$type"` key:
 | value | stored as |
 | --- | --- |
 | nan / inf / -inf | `{"$type": "float", "value": "nan"}` |
+| int past ~3000 digits | `{"$type": "int", "hex": "0x..."}` (Python limits decimal text) |
 | dict with a non-str key, or a `"$type"` key | `{"$type": "dict", "items": [[key, value], ...]}` |
 | tuple, set, frozenset | `{"$type": "tuple", "items": [...]}` (set items in a stable order) |
 | bytes, bytearray | `{"$type": "bytes", "base64": "..."}` |
@@ -107,7 +108,10 @@ class _EncodeFailure(Exception):
 
 Handler: TypeAlias = Callable[["_Encoder", Any], JSONValue]
 
-_SCALARS: frozenset[type[object]] = frozenset({str, int, bool})
+_SCALARS: frozenset[type[object]] = frozenset({str, bool})
+# Python refuses to turn ints past 4300 digits into decimal text (and so does json);
+# hexadecimal has no such limit.
+_MAX_PLAIN_INT_BITS = 10_000
 _TIME_FORMS: dict[type[object], str] = {dt.datetime: "datetime", dt.time: "time"}
 
 
@@ -122,6 +126,10 @@ class _Encoder:
     def encode(self, obj: object) -> JSONValue:
         if obj is None or type(obj) in _SCALARS:
             return cast("JSONValue", obj)
+        if type(obj) is int:
+            if obj.bit_length() <= _MAX_PLAIN_INT_BITS:
+                return obj
+            return {TYPE_KEY: "int", "hex": hex(obj)}
         if type(obj) is float:
             return _encode_float(obj)
         marker = id(obj)
