@@ -25,9 +25,9 @@ import dataclasses
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
-from typing_extensions import Self, dataclass_transform
+from typing_extensions import dataclass_transform
 
 from resultflow.result import UnwrapError
 
@@ -196,10 +196,11 @@ class UnexpectedError(TaggedError):
         )
 
     def traceback_text(self) -> str | None:
-        """The formatted traceback of the cause, when it is a live exception."""
+        """The formatted traceback of the cause (live, or as stored by the codec), if any."""
         if isinstance(self.cause, BaseException):
             return "".join(traceback.format_exception(self.cause))
-        return None
+        stored = getattr(self.cause, "traceback", None)  # an ExceptionInfo after a round trip
+        return stored if isinstance(stored, str) else None
 
 
 class StepTimeout(TaggedError):

@@ -19,6 +19,8 @@ from resultflow.persistence.codec import (
     serialize_result,
     serialize_state,
 )
+from typing import TYPE_CHECKING
+
 from resultflow.persistence.decoder import decode_value
 from resultflow.persistence.encoder import JSONValue, encode_value
 from resultflow.persistence.errors import (
@@ -27,7 +29,20 @@ from resultflow.persistence.errors import (
     StateDecodeError,
     StateFormatError,
 )
+from resultflow.persistence.kv import (
+    CorruptEntryError,
+    KVStore,
+    MemoryKV,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailableError,
+)
+from resultflow.persistence.kv_file import FileKV
+from resultflow.persistence.kv_sqlite import SQLiteKV
+from resultflow.persistence.kvcache import HydratingCache, KVCache
+from resultflow.persistence.page import Page
 from resultflow.persistence.registry import Codec, register_codec, unregister_codec
+from resultflow.persistence.state import StatePersistence
 from resultflow.persistence.versioning import (
     IncompatibleVersion,
     Migration,
@@ -44,9 +59,27 @@ from resultflow.persistence.versioning import (
     versioned_loader,
 )
 
+if TYPE_CHECKING:
+    from resultflow.persistence.kv_postgres import PostgresKV
+    from resultflow.persistence.kv_redis import RedisKV
+
 __all__ = [
     "FORMAT_VERSION",
     "Codec",
+    "CorruptEntryError",
+    "FileKV",
+    "HydratingCache",
+    "KVCache",
+    "KVStore",
+    "MemoryKV",
+    "Page",
+    "PostgresKV",
+    "RedisKV",
+    "SQLiteKV",
+    "StatePersistence",
+    "StoreClosedError",
+    "StoreError",
+    "StoreUnavailableError",
     "ExceptionInfo",
     "IncompatibleVersion",
     "JSONValue",
@@ -80,3 +113,16 @@ __all__ = [
     "unregister_codec",
     "versioned_loader",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import the PostgreSQL and Redis stores lazily: their drivers are optional extras."""
+    if name == "PostgresKV":
+        from resultflow.persistence.kv_postgres import PostgresKV
+
+        return PostgresKV
+    if name == "RedisKV":
+        from resultflow.persistence.kv_redis import RedisKV
+
+        return RedisKV
+    raise AttributeError(f"module 'resultflow.persistence' has no attribute {name!r}")
