@@ -129,7 +129,7 @@ async def test_diff_between_a_failing_and_a_passing_real_run() -> None:
 
     assert result == Ok("receipt")
     assert devtools.render_diff(devtools.diff_with_previous()) == (
-        "~ fetch[1]: error -> success, 300ms -> 300ms (+0ms)"
+        "~ fetch[1]: error -> success, 300ms"
     )
     exported = devtools.export_run()
     copy = Devtools()

@@ -112,7 +112,9 @@ def _describe_change(change: StepChange) -> str:
     if change.status_changed:
         parts.append(f"{change.status_before} -> {change.status_after}")
     before, after = change.duration_before_s, change.duration_after_s
-    if before is not None and after is not None:
+    if before is not None and after is not None and abs(after - before) < _MIN_DURATION_CHANGE_S:
+        parts.append(format_duration(after))
+    elif before is not None and after is not None:
         sign = "+" if after >= before else "-"
         parts.append(
             f"{format_duration(before)} -> {format_duration(after)} "
