@@ -1,0 +1,50 @@
+"""Test tools for resultflow workflows: a harness, mocks, virtual time and snapshots.
+
+- `WorkflowHarness` runs a workflow with scripted step outcomes (`ok_outcome`,
+  `err_outcome`, `raise_outcome`, `delay_outcome`, `real_outcome`) and records every
+  executed step as an `Invocation`; its `assert_*` helpers return an `AssertionReport`.
+- `mock_fn` / `MockFn` / `AsyncMockFn`: typed stand-ins for the functions steps call.
+- `TestClock`: virtual time, so retries, timeouts, sleeps, breakers and limiters run
+  instantly.
+- `snapshot` / `compare_snapshots`: a run's steps and result as JSON, and their diff.
+- A pytest plugin (loaded automatically) with the `rf_clock` and `rf_harness` fixtures.
+"""
+
+from resultflow.testing.clock import TestClock
+from resultflow.testing.harness import ScriptExhausted, WorkflowHarness
+from resultflow.testing.invocation import AssertionReport, Invocation
+from resultflow.testing.mock import AsyncMockFn, Call, MockFn, UnconfiguredMock, mock_fn
+from resultflow.testing.outcome import (
+    Outcome,
+    ScriptItem,
+    delay_outcome,
+    err_outcome,
+    ok_outcome,
+    raise_outcome,
+    real_outcome,
+)
+from resultflow.testing.snapshot import Snapshot, SnapshotDiff, compare_snapshots, snapshot
+
+__all__ = [
+    "AssertionReport",
+    "AsyncMockFn",
+    "Call",
+    "Invocation",
+    "MockFn",
+    "Outcome",
+    "ScriptExhausted",
+    "ScriptItem",
+    "Snapshot",
+    "SnapshotDiff",
+    "TestClock",
+    "UnconfiguredMock",
+    "WorkflowHarness",
+    "compare_snapshots",
+    "delay_outcome",
+    "err_outcome",
+    "mock_fn",
+    "ok_outcome",
+    "raise_outcome",
+    "real_outcome",
+    "snapshot",
+]

@@ -1,6 +1,11 @@
 """The resultflow pytest plugin (registered through the `pytest11` entry point).
 
-Fixtures: `rf_clock`, a fresh `TestClock` per test.
+Installing resultflow makes these fixtures available in every test file:
+
+- `rf_clock`: a fresh `TestClock` per test (virtual time that jumps when everything
+  is waiting on it);
+- `rf_harness`: a fresh `WorkflowHarness` per test, running on that same `rf_clock`,
+  so a test can script steps and move time in one place.
 """
 
 from __future__ import annotations
@@ -8,11 +13,18 @@ from __future__ import annotations
 import pytest
 
 from resultflow.testing.clock import TestClock
+from resultflow.testing.harness import WorkflowHarness
 
-__all__ = ["rf_clock"]
+__all__ = ["rf_clock", "rf_harness"]
 
 
 @pytest.fixture
 def rf_clock() -> TestClock:
     """A fresh virtual clock: sleeps, retries, timeouts and breakers run instantly."""
     return TestClock()
+
+
+@pytest.fixture
+def rf_harness(rf_clock: TestClock) -> WorkflowHarness:
+    """A fresh workflow harness on the test's `rf_clock`."""
+    return WorkflowHarness(clock=rf_clock)
