@@ -236,7 +236,11 @@ class WorkflowHarness:
         Public so a test can pass it to `run` / `run_sync`-free code paths of its own:
         `run(body, interceptor=harness.intercept, clock=harness.clock)`.
         """
-        outcome = self._next_outcome(info)
+        try:
+            outcome = self._next_outcome(info)
+        except ScriptExhausted:
+            discard(op)  # the step stops here: its op never runs
+            raise
         args = op_arguments(op)
         scripted = outcome is not None and outcome.kind != "real"
         context = current_context()
