@@ -281,7 +281,7 @@ def _run_named(name: str) -> RunRecord:
     )
 
 
-def test_real_parser_accepts_every_render(
+def test_real_parser_accepts_every_render_and_rejects_broken_text(
     parse_all: ParseAll,
     checkout_events: list[WorkflowEvent],
     checkout_rerun_events: list[WorkflowEvent],
@@ -304,19 +304,15 @@ def test_real_parser_accepts_every_render(
     s.add(StepSkipped(workflow_id="wf-x", ts=s.at(0), step_id="s2"))
     texts.append(render_mermaid(record_run(s.events)))
 
-    results = parse_all(texts)
+    # Controls, so the harness itself can fail: raw brackets, and a node named `end`.
+    broken = ["flowchart TD\n  n1[a[b]]", 'flowchart TD\n  n1["x"] --> end']
 
+    *results, broken_first, broken_second = parse_all(texts + broken)
+
+    assert (broken_first["ok"], broken_second["ok"]) == (False, False)
+    assert "Parse error" in str(broken_first["error"])
     failures = [
         (text, result) for text, result in zip(texts, results, strict=True) if not result["ok"]
     ]
     assert failures == []
     assert {result["type"] for result in results} == {"flowchart-v2"}
-
-
-def test_real_parser_rejects_a_broken_diagram(parse_all: ParseAll) -> None:
-    # The harness itself must be able to fail: raw brackets or a node named `end`.
-    results = parse_all(
-        ["flowchart TD\n  n1[a[b]]", 'flowchart TD\n  n1["x"] --> end', 'flowchart TD\n  n1["ok"]']
-    )
-    assert [r["ok"] for r in results] == [False, False, True]
-    assert "Parse error" in str(results[0]["error"])

@@ -20,7 +20,7 @@ from typing import TextIO
 from resultflow.devtools.describe import describe_event
 from resultflow.events import WorkflowEvent
 
-__all__ = ["SyncEventSink", "console_logger", "colors_enabled"]
+__all__ = ["SyncEventSink", "colors_enabled", "console_logger", "format_console_line"]
 
 SyncEventSink = Callable[[WorkflowEvent, object], None]
 """A synchronous `on_event` sink."""
