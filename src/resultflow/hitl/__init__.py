@@ -1,0 +1,103 @@
+"""Human in the loop: approval steps, approval stores, an orchestrator and an HTTP handler.
+
+- `approval_step(key, check)` makes a step that pauses the run with
+  `Err(PendingApproval)` until `check()` says `Approved(value)` or `Rejected(reason)`.
+- `HITLCollector` collects resume state and the pending approvals of a run;
+  `inject_approval` writes a decision into a state before resuming.
+- `ApprovalStore` (`MemoryApprovalStore`, `KVApprovalStore`) records pending approvals
+  and decisions; `WorkflowStateStore` (`MemoryStateStore`, `KVStateStore`) the paused runs.
+- `HITLOrchestrator` executes workflows, pauses them and resumes them on decisions.
+- `approval_handler` turns approve / reject / cancel requests into store decisions.
+"""
+
+from resultflow.hitl.approval import (
+    ApprovalOp,
+    ApprovalStatus,
+    Approved,
+    HITLCollector,
+    Pending,
+    Rejected,
+    approval_step,
+    clear_step,
+    has_pending_approval,
+    inject_approval,
+    inject_rejection,
+    is_pending_approval,
+    pending_approvals,
+)
+from resultflow.hitl.handler import (
+    ApprovalAction,
+    ApprovalHandler,
+    HandlerResponse,
+    approval_handler,
+)
+from resultflow.hitl.orchestrator import (
+    ApprovalDecisionError,
+    Completed,
+    Failed,
+    HITLOrchestrator,
+    Outcome,
+    Paused,
+    UnknownRunError,
+    UnknownWorkflowError,
+)
+from resultflow.hitl.state_store import (
+    KVStateStore,
+    MemoryStateStore,
+    RunSnapshot,
+    StateMigrationError,
+    WorkflowStateStore,
+)
+from resultflow.hitl.store import (
+    ApprovalAlreadyDecided,
+    ApprovalDecision,
+    ApprovalNotFound,
+    ApprovalRecord,
+    ApprovalState,
+    ApprovalStore,
+    KVApprovalStore,
+    MemoryApprovalStore,
+    approval_check,
+)
+
+__all__ = [
+    "ApprovalAction",
+    "ApprovalAlreadyDecided",
+    "ApprovalDecision",
+    "ApprovalDecisionError",
+    "ApprovalHandler",
+    "ApprovalNotFound",
+    "ApprovalOp",
+    "ApprovalRecord",
+    "ApprovalState",
+    "ApprovalStatus",
+    "ApprovalStore",
+    "Approved",
+    "Completed",
+    "Failed",
+    "HITLCollector",
+    "HITLOrchestrator",
+    "HandlerResponse",
+    "KVApprovalStore",
+    "KVStateStore",
+    "MemoryApprovalStore",
+    "MemoryStateStore",
+    "Outcome",
+    "Paused",
+    "Pending",
+    "Rejected",
+    "RunSnapshot",
+    "StateMigrationError",
+    "UnknownRunError",
+    "UnknownWorkflowError",
+    "WorkflowStateStore",
+    "approval_check",
+    "approval_handler",
+    "approval_step",
+    "clear_step",
+    "has_pending_approval",
+    "inject_approval",
+    "inject_rejection",
+    "is_pending_approval",
+    "pending_approvals",
+]

@@ -1,0 +1,371 @@
+"""Approval stores: where pending approvals wait and decisions are recorded.
+
+`ApprovalStore` is a small async protocol; `MemoryApprovalStore` keeps records in
+process and `KVApprovalStore` keeps them as JSON in any `KVStore` (memory, file,
+SQLite, PostgreSQL, Redis). Decisions are values:
+
+- `grant`, `reject` and `cancel` return `Ok(record)` with the decided record, or
+  `Err(ApprovalNotFound(key))` for a key no `create_pending` made, or
+  `Err(ApprovalAlreadyDecided(key, status))` when the approval is already decided
+  (also after it expired). A decision is never overwritten.
+- `create_pending` is idempotent: for a key that already has a record it returns that
+  record unchanged.
+- A pending approval past its `expires_at` (epoch seconds, read from the store's clock)
+  becomes `Rejected(reason="expired")` the next time `get` or `list_pending` sees it;
+  `cancel` records `Rejected(reason="cancelled")`.
+
+Within one process a store applies decisions one at a time. Across processes a
+`KVApprovalStore` cannot compare-and-set (the KV protocol has no such operation): two
+processes deciding the same key at the same instant both succeed, the last write wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol, TypeAlias, cast, runtime_checkable
+
+from resultflow.clock import SYSTEM_CLOCK, Clock
+from resultflow.errors import TaggedError
+from resultflow.hitl.approval import ApprovalStatus, Approved, Pending, Rejected
+from resultflow.persistence.decoder import decode_value
+from resultflow.persistence.encoder import encode_value
+from resultflow.persistence.errors import StateDecodeError
+from resultflow.persistence.kv import CorruptEntryError, KVStore, check_key
+from resultflow.persistence.state import backend_name
+from resultflow.result import Err, Ok
+
+__all__ = [
+    "ApprovalAlreadyDecided",
+    "ApprovalDecision",
+    "ApprovalNotFound",
+    "ApprovalRecord",
+    "ApprovalState",
+    "ApprovalStore",
+    "KVApprovalStore",
+    "MemoryApprovalStore",
+    "approval_check",
+]
+
+ApprovalState: TypeAlias = Literal["pending", "approved", "rejected"]
+"""Where an approval stands."""
+
+_STATES: tuple[ApprovalState, ...] = ("pending", "approved", "rejected")
+EXPIRED = "expired"
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    """One approval: its `status`, the granted `value` or rejection `reason`, who decided
+    (`actor`) and when (`created_at`, `decided_at`, `expires_at`: epoch seconds)."""
+
+    key: str
+    status: ApprovalState
+    value: object = None
+    reason: str | None = None
+    actor: str | None = None
+    created_at: float = 0.0
+    decided_at: float | None = None
+    expires_at: float | None = None
+    meta: Mapping[str, object] = field(default_factory=dict[str, object])
+
+    @property
+    def is_pending(self) -> bool:
+        """True while no decision has been made."""
+        return self.status == "pending"
+
+    def to_status(self) -> ApprovalStatus[object]:
+        """The record as an approval check's answer: `Pending`, `Approved` or `Rejected`."""
+        if self.status == "approved":
+            return Approved(self.value)
+        if self.status == "rejected":
+            return Rejected(self.reason)
+        return Pending(self.reason)
+
+
+class ApprovalNotFound(TaggedError):
+    """No approval `key` exists (nothing called `create_pending` for it)."""
+
+    key: str
+
+
+class ApprovalAlreadyDecided(TaggedError):
+    """The approval `key` is already decided (`status` is "approved" or "rejected")."""
+
+    key: str
+    status: str
+
+
+ApprovalDecision: TypeAlias = Ok[ApprovalRecord] | Err[ApprovalNotFound | ApprovalAlreadyDecided]
+"""What `grant`, `reject` and `cancel` return."""
+
+
+@runtime_checkable
+class ApprovalStore(Protocol):
+    """Pending approvals and their decisions, by key (every method is async)."""
+
+    async def create_pending(
+        self,
+        key: str,
+        reason: str | None = None,
+        expires_at: float | None = None,
+        meta: Mapping[str, object] | None = None,
+    ) -> ApprovalRecord:
+        """Record that `key` awaits a decision; an existing record is returned unchanged."""
+        ...
+
+    async def get(self, key: str) -> ApprovalRecord | None:
+        """The record of `key` (expired ones turned into rejections), or None."""
+        ...
+
+    async def grant(self, key: str, value: object, actor: str | None = None) -> ApprovalDecision:
+        """Approve `key` with `value`."""
+        ...
+
+    async def reject(self, key: str, reason: str, actor: str | None = None) -> ApprovalDecision:
+        """Reject `key` because of `reason`."""
+        ...
+
+    async def cancel(self, key: str, actor: str | None = None) -> ApprovalDecision:
+        """Withdraw `key`: recorded as a rejection with reason "cancelled"."""
+        ...
+
+    async def list_pending(self) -> list[ApprovalRecord]:
+        """Every approval still pending, oldest first."""
+        ...
+
+
+def approval_check(
+    store: ApprovalStore, key: str
+) -> Callable[[], Awaitable[ApprovalStatus[object]]]:
+    """A check for `approval_step` that reads the decision on `key` from `store`.
+
+    A key the store does not know is `Pending()`.
+    """
+
+    async def check() -> ApprovalStatus[object]:
+        record = await store.get(key)
+        return Pending() if record is None else record.to_status()
+
+    return check
+
+
+# -- the shared decision logic -----------------------------------------------------------
+class _RecordStore:
+    """Decisions and expiry on top of `_read` / `_write` / `_keys` of a concrete store."""
+
+    def __init__(self, clock: Clock | None) -> None:
+        self.clock = clock or SYSTEM_CLOCK
+        self._lock = asyncio.Lock()
+
+    async def create_pending(
+        self,
+        key: str,
+        reason: str | None = None,
+        expires_at: float | None = None,
+        meta: Mapping[str, object] | None = None,
+    ) -> ApprovalRecord:
+        """Record that `key` awaits a decision; an existing record is returned unchanged."""
+        check_key(key)
+        async with self._lock:
+            existing = await self._current(key)
+            if existing is not None:
+                return existing
+            record = ApprovalRecord(
+                key=key,
+                status="pending",
+                reason=reason,
+                created_at=self.clock.now(),
+                expires_at=expires_at,
+                meta=dict(meta or {}),
+            )
+            await self._write(record)
+            return record
+
+    async def get(self, key: str) -> ApprovalRecord | None:
+        """The record of `key` (expired ones turned into rejections), or None."""
+        check_key(key)
+        async with self._lock:
+            return await self._current(key)
+
+    async def grant(self, key: str, value: object, actor: str | None = None) -> ApprovalDecision:
+        """Approve `key` with `value` (an Err when unknown or already decided)."""
+        return await self._decide(key, "approved", value, None, actor)
+
+    async def reject(self, key: str, reason: str, actor: str | None = None) -> ApprovalDecision:
+        """Reject `key` because of `reason` (an Err when unknown or already decided)."""
+        if not isinstance(cast("object", reason), str):
+            raise TypeError(f"a rejection reason must be a str, not {type(reason).__name__}")
+        return await self._decide(key, "rejected", None, reason, actor)
+
+    async def cancel(self, key: str, actor: str | None = None) -> ApprovalDecision:
+        """Withdraw `key`: a rejection with reason "cancelled"."""
+        return await self._decide(key, "rejected", None, CANCELLED, actor)
+
+    async def list_pending(self) -> list[ApprovalRecord]:
+        """Every approval still pending, oldest first (expired ones are rejected on the way)."""
+        async with self._lock:
+            records: builtins.list[ApprovalRecord] = []
+            for key in await self._keys():
+                record = await self._current(key)
+                if record is not None and record.is_pending:
+                    records.append(record)
+        return sorted(records, key=lambda r: (r.created_at, r.key))
+
+    async def _decide(
+        self,
+        key: str,
+        status: ApprovalState,
+        value: object,
+        reason: str | None,
+        actor: str | None,
+    ) -> ApprovalDecision:
+        check_key(key)
+        async with self._lock:
+            record = await self._current(key)
+            if record is None:
+                return Err(ApprovalNotFound(key=key))
+            if not record.is_pending:
+                return Err(ApprovalAlreadyDecided(key=key, status=record.status))
+            decided = replace(
+                record,
+                status=status,
+                value=value,
+                reason=reason,
+                actor=actor,
+                decided_at=self.clock.now(),
+            )
+            await self._write(decided)
+            return Ok(decided)
+
+    async def _current(self, key: str) -> ApprovalRecord | None:
+        record = await self._read(key)
+        if record is None or not record.is_pending or record.expires_at is None:
+            return record
+        if self.clock.now() < record.expires_at:
+            return record
+        expired = replace(record, status="rejected", reason=EXPIRED, decided_at=record.expires_at)
+        await self._write(expired)
+        return expired
+
+    async def _read(self, key: str) -> ApprovalRecord | None:
+        raise NotImplementedError
+
+    async def _write(self, record: ApprovalRecord) -> None:
+        raise NotImplementedError
+
+    async def _keys(self) -> builtins.list[str]:
+        raise NotImplementedError
+
+
+class MemoryApprovalStore(_RecordStore):
+    """An in-process `ApprovalStore`; `clock` decides expiry (a `TestClock` in tests)."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        super().__init__(clock)
+        self._records: dict[str, ApprovalRecord] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryApprovalStore({len(self._records)} approvals)"
+
+    async def _read(self, key: str) -> ApprovalRecord | None:
+        return self._records.get(key)
+
+    async def _write(self, record: ApprovalRecord) -> None:
+        self._records[record.key] = record
+
+    async def _keys(self) -> builtins.list[str]:
+        return list(self._records)
+
+
+class KVApprovalStore(_RecordStore):
+    """An `ApprovalStore` in any `KVStore`: one JSON document per key under `prefix`.
+
+    Values and meta are written with the persistence codec (`encode_value`), so they
+    may be any type the codec supports. A document that cannot be read back raises
+    `CorruptEntryError`.
+    """
+
+    def __init__(
+        self, kv: KVStore, prefix: str = "approval:", *, clock: Clock | None = None
+    ) -> None:
+        super().__init__(clock)
+        self.kv = kv
+        self.prefix = check_key(prefix)
+
+    def __repr__(self) -> str:
+        return f"KVApprovalStore({self.kv!r}, prefix={self.prefix!r})"
+
+    async def _read(self, key: str) -> ApprovalRecord | None:
+        text = await self.kv.get(self.prefix + key)
+        return None if text is None else self._decode(key, text)
+
+    async def _write(self, record: ApprovalRecord) -> None:
+        document = {
+            "key": record.key,
+            "status": record.status,
+            "value": encode_value(record.value, path="approval.value"),
+            "reason": record.reason,
+            "actor": record.actor,
+            "created_at": record.created_at,
+            "decided_at": record.decided_at,
+            "expires_at": record.expires_at,
+            "meta": encode_value(dict(record.meta), path="approval.meta"),
+        }
+        await self.kv.set(self.prefix + record.key, json.dumps(document, allow_nan=False))
+
+    async def _keys(self) -> builtins.list[str]:
+        start = len(self.prefix)
+        return [key[start:] async for key in self.kv.scan(self.prefix)]
+
+    def _decode(self, key: str, text: str) -> ApprovalRecord:
+        try:
+            raw: object = json.loads(text)
+            if not isinstance(raw, dict):
+                raise ValueError("an approval document must be a JSON object")
+            document = cast("dict[str, object]", raw)
+            meta = decode_value(document.get("meta", {}), path="approval.meta")
+            if not isinstance(meta, dict):
+                raise ValueError("meta must be an object")
+            return ApprovalRecord(
+                key=key,
+                status=_status(document.get("status")),
+                value=decode_value(document.get("value"), path="approval.value"),
+                reason=_optional(document, "reason", str),
+                actor=_optional(document, "actor", str),
+                created_at=_number(document, "created_at"),
+                decided_at=_optional_number(document, "decided_at"),
+                expires_at=_optional_number(document, "expires_at"),
+                meta=cast("dict[str, object]", meta),
+            )
+        except (ValueError, StateDecodeError) as exc:
+            raise CorruptEntryError(backend_name(self.kv), self.prefix + key, str(exc)) from None
+
+
+def _status(raw: object) -> ApprovalState:
+    for status in _STATES:
+        if raw == status:
+            return status
+    raise ValueError(f"status must be pending, approved or rejected, not {raw!r}")
+
+
+def _optional(document: dict[str, object], name: str, kind: type[str]) -> str | None:
+    raw = document.get(name)
+    if raw is None or isinstance(raw, kind):
+        return raw
+    raise ValueError(f"{name} must be a string or null, not {raw!r}")
+
+
+def _number(document: dict[str, object], name: str) -> float:
+    raw = document.get(name)
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
+    raise ValueError(f"{name} must be a number, not {raw!r}")
+
+
+def _optional_number(document: dict[str, object], name: str) -> float | None:
+    return None if document.get(name) is None else _number(document, name)
