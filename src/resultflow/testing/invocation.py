@@ -72,8 +72,11 @@ class Invocation:
         return self.name or self.key or self.step_id
 
     def matches(self, step: str) -> bool:
-        """True when `step` is this invocation's name or key."""
-        return step in (self.name, self.key)
+        """True when `step` is this invocation's name, key or label.
+
+        An unnamed, unkeyed step is matched by its step id (its label), e.g. `"s3"`.
+        """
+        return step in (self.name, self.key, self.label)
 
 
 def op_arguments(op: object) -> dict[str, object]:
