@@ -234,7 +234,8 @@ class HITLCollector(StepCollector):
 
     `state()` holds the finished steps, **without** pending approvals (so a resumed run
     asks their check again, or takes a decision written by `inject_approval`);
-    `pending()` lists the keys of the approvals still pending, in the order met.
+    `pending()` lists the keys of the approvals still pending (`PendingApproval.key`,
+    which is also the step's key when the step uses the approval's key), in order met.
     """
 
     def __init__(self, initial: ResumeState | None = None) -> None:
@@ -247,7 +248,7 @@ class HITLCollector(StepCollector):
         match event:
             case StepCompleted(key=str() as key, result=Err(error=PendingApproval() as error)):
                 self._state.pop(key, None)
-                self._pending[key] = error.reason
+                self._pending[error.key] = error.reason
             case StepCompleted():
                 super().handle_event(event, ctx)
                 if event.key is not None and isinstance(event.result, Ok):

@@ -106,10 +106,10 @@ def approval_handler(
 
 async def _payload(request: object) -> Mapping[str, object] | HandlerResponse:
     """The request's JSON object, or a 400 response saying why there is none."""
-    if isinstance(request, Mapping):
-        return cast("Mapping[str, object]", request)
     read = getattr(request, "json", None)
-    if not callable(read):
+    if not callable(read):  # Starlette's Request is a Mapping too: `.json()` comes first
+        if isinstance(request, Mapping):
+            return cast("Mapping[str, object]", request)
         return _bad_request("the request has no JSON body", {})
     try:
         data: object = await _settle(read())

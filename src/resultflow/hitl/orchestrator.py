@@ -49,7 +49,14 @@ from resultflow.hitl.approval import (
     inject_rejection,
 )
 from resultflow.hitl.state_store import MemoryStateStore, RunSnapshot, WorkflowStateStore
-from resultflow.hitl.store import ApprovalDecision, ApprovalRecord, ApprovalStore, approval_check
+from resultflow.hitl.store import (
+    ApprovalAlreadyDecided,
+    ApprovalDecision,
+    ApprovalNotFound,
+    ApprovalRecord,
+    ApprovalStore,
+    approval_check,
+)
 from resultflow.pipeline import AnyResult
 from resultflow.result import Err, Ok
 from resultflow.resume import ResumeState
@@ -118,8 +125,8 @@ class ApprovalDecisionError(LookupError):
     `.error` is the store's `ApprovalNotFound` or `ApprovalAlreadyDecided`.
     """
 
-    def __init__(self, key: str, error: object) -> None:
-        super().__init__(f"cannot decide approval {key!r}: {error}")
+    def __init__(self, key: str, error: ApprovalNotFound | ApprovalAlreadyDecided) -> None:
+        super().__init__(f"cannot decide approval {key!r}: {error.message}")
         self.key = key
         self.error = error
 
