@@ -13,6 +13,7 @@ from typing import ClassVar
 import pytest
 
 from resultflow.errors import (
+    AmbiguousTagError,
     ApprovalRejected,
     Cancelled,
     CircuitOpen,
@@ -83,25 +84,46 @@ def test_subclass_gets_its_own_tag() -> None:
 
 def test_registry_lists_the_classes() -> None:
     tags = registered_tags()
-    assert tags["ErrorsTestNotFound"] is ErrorsTestNotFound
-    assert tags["errors-test/CONFLICT"] is ErrorsTestConflict
-    assert tags["UnexpectedError"] is UnexpectedError
+    assert tags["ErrorsTestNotFound"] == (ErrorsTestNotFound,)
+    assert tags["errors-test/CONFLICT"] == (ErrorsTestConflict,)
+    assert tags["UnexpectedError"] == (UnexpectedError,)
     tags.clear()  # a copy: the registry itself is untouched
     assert "ErrorsTestNotFound" in registered_tags()
 
 
-def test_duplicate_tag_from_a_different_class_is_rejected() -> None:
-    with pytest.raises(TypeError, match="already used") as info:
+def _shared_tag_first() -> type[TaggedError]:
+    class SharedFirst(TaggedError):
+        tag: ClassVar[str] = "errors-test/SHARED"
+        n: int
 
-        class Impostor(TaggedError):
-            tag: ClassVar[str] = "ErrorsTestNotFound"
+    return SharedFirst
 
-    assert "ErrorsTestNotFound" in str(info.value)
-    assert registered_tags()["ErrorsTestNotFound"] is ErrorsTestNotFound
+
+def _shared_tag_second() -> type[TaggedError]:
+    class SharedSecond(TaggedError):
+        tag: ClassVar[str] = "errors-test/SHARED"
+        n: int
+
+    return SharedSecond
+
+
+def test_classes_in_different_places_may_share_a_tag_but_a_bare_tag_is_ambiguous() -> None:
+    first, second = _shared_tag_first(), _shared_tag_second()
+    assert set(registered_tags()["errors-test/SHARED"]) >= {first, second}
+    with pytest.raises(AmbiguousTagError) as info:
+        TaggedError.from_dict({"tag": "errors-test/SHARED", "n": 1})
+    assert "errors-test/SHARED" in str(info.value)
+    assert first.class_name_of() in info.value.classes
+    # The class name (as the codec stores it) or a specific base picks one.
+    picked = TaggedError.from_dict(
+        {"tag": "errors-test/SHARED", "n": 1}, class_name=second.class_name_of()
+    )
+    assert type(picked) is second
+    assert type(second.from_dict({"tag": "errors-test/SHARED", "n": 2})) is second
 
 
 def test_redefining_the_same_class_is_allowed() -> None:
-    # Re-running a definition (a reloaded module, a test run twice) keeps working.
+    # Re-running a definition (a reloaded module, a test run twice) keeps one entry.
     def define() -> type[TaggedError]:
         class ErrorsTestRedefined(TaggedError):
             n: int
@@ -110,7 +132,7 @@ def test_redefining_the_same_class_is_allowed() -> None:
 
     first, second = define(), define()
     assert first is not second
-    assert registered_tags()["ErrorsTestRedefined"] is second
+    assert registered_tags()["ErrorsTestRedefined"] == (second,)
 
 
 # -- dataclass behaviour -----------------------------------------------------------------------

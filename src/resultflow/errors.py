@@ -32,6 +32,7 @@ from typing_extensions import dataclass_transform
 from resultflow.result import UnwrapError
 
 __all__ = [
+    "AmbiguousTagError",
     "ApprovalRejected",
     "Cancelled",
     "CircuitOpen",
@@ -49,8 +50,10 @@ __all__ = [
 ]
 
 E_co = TypeVar("E_co", covariant=True)
+T_Error = TypeVar("T_Error", bound="TaggedError")
 
-_REGISTRY: dict[str, type[TaggedError]] = {}
+# tag -> {"module:QualName": class}; one tag may name classes in several modules.
+_REGISTRY: dict[str, dict[str, type[TaggedError]]] = {}
 
 
 class UnknownTagError(LookupError):
@@ -60,6 +63,18 @@ class UnknownTagError(LookupError):
         shown = ", ".join(sorted(known)[:20]) or "none"
         super().__init__(f"unknown error tag {tag!r}; known tags: {shown}")
         self.tag = tag
+
+
+class AmbiguousTagError(LookupError):
+    """Several loaded classes share a tag, and nothing says which one to rebuild."""
+
+    def __init__(self, tag: str, classes: list[str]) -> None:
+        super().__init__(
+            f"error tag {tag!r} is used by {', '.join(sorted(classes))}; give them distinct "
+            "`tag: ClassVar[str]` values (or pass class_name= to from_dict)"
+        )
+        self.tag = tag
+        self.classes = classes
 
 
 class _DefaultMessage:
@@ -86,7 +101,9 @@ class TaggedError:
 
     `tag` defaults to the class name; set `tag: ClassVar[str] = "NOT_FOUND"` to choose
     a stable wire name. Tags are registered on class creation so `from_dict` can
-    rebuild the right class; two different classes may not share a tag.
+    rebuild the right class. Classes in different modules may share a tag (the codec
+    records which class it wrote); a bare tag that names several classes cannot be
+    rebuilt (`AmbiguousTagError`).
     """
 
     tag: ClassVar[str] = "TaggedError"
@@ -128,20 +145,23 @@ class TaggedError:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Self:
+    def from_dict(cls, data: Mapping[str, object], *, class_name: str | None = None) -> Self:
         """Rebuild an error from `to_dict()` output, finding the class by its tag.
 
-        Raises `UnknownTagError` for an unregistered tag and `TypeError` when the tag's
-        class is not `cls` or a subclass of it, or the fields do not fit.
+        When several loaded classes share the tag, `class_name` ("module:QualName", as
+        `class_name_of()` gives) picks one, and so does calling `from_dict` on a specific
+        subclass. Raises `UnknownTagError` for an unregistered tag, `AmbiguousTagError`
+        when the tag still names several classes, and `TypeError` when the tag's class
+        is not `cls` or a subclass of it, or the fields do not fit.
         """
         tag = data.get("tag")
-        target = _REGISTRY.get(tag) if isinstance(tag, str) else None
-        if target is None:
-            raise UnknownTagError(tag, list(_REGISTRY))
-        if not issubclass(target, cls):
-            raise TypeError(f"tag {tag!r} belongs to {target.__qualname__}, not {cls.__qualname__}")
         fields = {k: v for k, v in data.items() if k != "tag"}
-        return target(**fields)
+        return _resolve(cls, tag, class_name)(**fields)
+
+    @classmethod
+    def class_name_of(cls) -> str:
+        """`"module:QualName"`: what `from_dict(class_name=...)` accepts."""
+        return f"{cls.__module__}:{cls.__qualname__}"
 
     def _field_items(self) -> list[tuple[str, object]]:
         fields: dict[str, dataclasses.Field[object]] = getattr(self, "__dataclass_fields__", {})
@@ -153,24 +173,32 @@ class TaggedError:
 
 
 def _register(cls: type[TaggedError]) -> None:
-    existing = _REGISTRY.get(cls.tag)
-    if existing is not None and existing is not cls:
-        same_definition = (existing.__module__, existing.__qualname__) == (
-            cls.__module__,
-            cls.__qualname__,
-        )
-        if not same_definition:
-            raise TypeError(
-                f"error tag {cls.tag!r} of {cls.__module__}.{cls.__qualname__} is already "
-                f"used by {existing.__module__}.{existing.__qualname__}; set a distinct "
-                "`tag: ClassVar[str]`"
-            )
-    _REGISTRY[cls.tag] = cls
+    # A redefinition (same module and qualified name) replaces the old class, so that
+    # reloading a module or re-running a notebook cell keeps one entry per class.
+    _REGISTRY.setdefault(cls.tag, {})[cls.class_name_of()] = cls
 
 
-def registered_tags() -> dict[str, type[TaggedError]]:
-    """Return a copy of the tag -> class registry (for codecs and diagnostics)."""
-    return dict(_REGISTRY)
+def _resolve(base: type[T_Error], tag: object, class_name: str | None) -> type[T_Error]:
+    named = _REGISTRY.get(tag) if isinstance(tag, str) else None
+    if not named or not isinstance(tag, str):
+        raise UnknownTagError(tag, list(_REGISTRY))
+    if class_name is not None and class_name in named:
+        candidates = [named[class_name]]
+    else:
+        candidates = list(named.values())
+    fitting = [c for c in candidates if issubclass(c, base)]
+    if not fitting:
+        owner = candidates[0].__qualname__
+        raise TypeError(f"tag {tag!r} belongs to {owner}, not {base.__qualname__}")
+    if len(fitting) > 1:
+        raise AmbiguousTagError(tag, [c.class_name_of() for c in fitting])
+    found: type[T_Error] = fitting[0]
+    return found
+
+
+def registered_tags() -> dict[str, tuple[type[TaggedError], ...]]:
+    """Every registered tag with the classes that use it (for codecs and diagnostics)."""
+    return {tag: tuple(named.values()) for tag, named in _REGISTRY.items()}
 
 
 class UnexpectedError(TaggedError):

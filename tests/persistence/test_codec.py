@@ -9,7 +9,7 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -167,6 +167,7 @@ def round_trip(value: object) -> object:
             {
                 "$type": "error",
                 "tag": "ApprovalRejected",
+                "class": "resultflow.errors:ApprovalRejected",
                 "fields": {"key": "refund", "reason": "too big"},
             },
         ),
@@ -942,3 +943,27 @@ def test_loading_never_imports_a_module_named_in_the_data() -> None:
 def test_parse_state_accepts_already_parsed_documents() -> None:
     assert isinstance(parse_state(json.loads(dumps_state(sample_state()))), Ok)
     assert isinstance(parse_state("text"), Err)
+
+
+def test_errors_sharing_a_tag_decode_to_the_class_that_was_encoded() -> None:
+    def first() -> type[TaggedError]:
+        class CodecShared(TaggedError):
+            tag: ClassVar[str] = "codec-test/SHARED"
+            n: int
+
+        return CodecShared
+
+    def second() -> type[TaggedError]:
+        class CodecShared(TaggedError):
+            tag: ClassVar[str] = "codec-test/SHARED"
+            n: int
+
+        return CodecShared
+
+    a, b = first(), second()
+    assert type(round_trip(a(n=1))) is a
+    assert type(round_trip(b(n=2))) is b
+    # Without the class name (older data), the tag alone is ambiguous: a clear Err.
+    bare = {"$type": "error", "tag": "codec-test/SHARED", "fields": {"n": 3}}
+    with pytest.raises(StateDecodeError, match="codec-test/SHARED"):
+        decode_value(bare)

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TypeAlias, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from resultflow.errors import TaggedError, UnknownTagError
+from resultflow.errors import AmbiguousTagError, TaggedError, UnknownTagError
 from resultflow.persistence.encoder import TYPE_KEY, path_key
 from resultflow.persistence.errors import ExceptionInfo, StateDecodeError, StateFormatError
 from resultflow.persistence.model_types import load_model
@@ -264,8 +264,12 @@ def _error(body: dict[str, object]) -> object:
     tag = _typed(body, "tag", str)
     raw_fields = _typed_dict(body, "fields")
     fields = {name: _decode_at(value, f".{name}") for name, value in raw_fields.items()}
+    class_name = body.get("class")
+    hint = class_name if isinstance(class_name, str) else None
     try:
-        return TaggedError.from_dict({"tag": tag, **fields})
+        return TaggedError.from_dict({"tag": tag, **fields}, class_name=hint)
+    except AmbiguousTagError as exc:
+        raise DecodeFailure(str(exc)) from None
     except UnknownTagError:
         raise DecodeFailure(
             f"unknown error tag {tag!r}: no loaded TaggedError class has it "

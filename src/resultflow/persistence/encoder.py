@@ -14,7 +14,7 @@ string keys. Everything else becomes a small object tagged by a `"$type"` key:
 | timedelta | `{"$type": "timedelta", "days": 0, "seconds": 5, "microseconds": 0}` |
 | Decimal, UUID | `{"$type": "decimal", "value": "1.10"}` |
 | Ok / Err | `{"$type": "result", "ok": true, "value": ...}` / `"ok": false, "error", "cause"` |
-| TaggedError | `{"$type": "error", "tag": "NotFound", "fields": {...}}` |
+| TaggedError | `{"$type": "error", "tag": "NotFound", "class": "app.errors:NotFound", "fields": {...}}` |
 | exception, ExceptionInfo | `{"$type": "exception", "type", "message", "traceback"}` |
 | dataclass, NamedTuple | `{"$type": "dataclass", "class": "pkg.mod:Name", "fields": {...}}` |
 | Enum member | `{"$type": "enum", "class": "pkg.mod:Color", "value": ...}` |
@@ -228,7 +228,12 @@ class _Encoder:
             for f in dataclasses.fields(cast("Any", error))
             if f.init
         ]
-        return {TYPE_KEY: "error", "tag": error.tag, "fields": self.fields(pairs)}
+        return {
+            TYPE_KEY: "error",
+            "tag": error.tag,
+            "class": type(error).class_name_of(),
+            "fields": self.fields(pairs),
+        }
 
     # -- user types ---------------------------------------------------------------------
     def _registered(self, obj: object, registration: Registration) -> JSONValue:
