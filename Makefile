@@ -12,6 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The real Mermaid parser (node) that checks devtools' diagrams; skipped without npm.
+MERMAID := tests/devtools/mermaid_parse
+$(MERMAID)/node_modules/.installed: $(MERMAID)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(MERMAID) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the Mermaid parser test will skip"; fi
+
 demo: $(STAMP)
 	$(BIN)/resultflow demo
 
@@ -25,7 +32,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pyright
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(MERMAID)/node_modules/.installed
 	$(BIN)/pytest -q
 
 docs: $(STAMP)

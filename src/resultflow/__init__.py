@@ -7,8 +7,18 @@ sagas, persistence, observability and the durable engine live in their own modul
 from resultflow._version import __version__
 from resultflow.cache import AsyncStepCache, CacheEntry, MemoryCache, StepCache
 from resultflow.clock import SYSTEM_CLOCK, Clock, SystemClock
+from resultflow.combinators import (
+    all_ok,
+    all_settled,
+    any_ok,
+    first_ok,
+    gather_ok,
+    gather_settled,
+    partition,
+)
 from resultflow.context import EventSink, RunContext, current_context
 from resultflow.errors import (
+    AmbiguousTagError,
     ApprovalRejected,
     Cancelled,
     CircuitOpen,
@@ -19,7 +29,9 @@ from resultflow.errors import (
     StepTimeout,
     TaggedError,
     UnexpectedError,
+    UnknownTagError,
     WorkflowTimeout,
+    registered_tags,
 )
 from resultflow.events import WorkflowEvent
 from resultflow.pipeline import StepInfo
@@ -29,9 +41,10 @@ from resultflow.runner import RunOptions, Workflow, run, workflow
 from resultflow.step import Step, StepOp
 from resultflow.sync_runner import SyncStep, SyncWorkflow, run_sync, workflow_sync
 from resultflow.timeout import Timeout
+from resultflow.wrapping import SafeDecorator, from_optional, safe, try_async, try_call
 
 __all__ = [
-    "SYSTEM_CLOCK",
+    "AmbiguousTagError",
     "ApprovalRejected",
     "AsyncStepCache",
     "CacheEntry",
@@ -49,6 +62,8 @@ __all__ = [
     "ResumeState",
     "RunContext",
     "RunOptions",
+    "SYSTEM_CLOCK",
+    "SafeDecorator",
     "SagaCompensationFailed",
     "Skipped",
     "Step",
@@ -63,18 +78,31 @@ __all__ = [
     "TaggedError",
     "Timeout",
     "UnexpectedError",
+    "UnknownTagError",
     "UnwrapError",
     "Workflow",
     "WorkflowEvent",
     "WorkflowTimeout",
     "__version__",
+    "all_ok",
+    "all_settled",
+    "any_ok",
     "clear_step",
     "current_context",
+    "first_ok",
+    "from_optional",
+    "gather_ok",
+    "gather_settled",
     "is_err",
     "is_ok",
     "is_step_complete",
+    "partition",
+    "registered_tags",
     "run",
     "run_sync",
+    "safe",
+    "try_async",
+    "try_call",
     "workflow",
     "workflow_sync",
 ]
