@@ -7,10 +7,11 @@ value = await breaker.call(fetch)            # raises CircuitOpenError while ope
 ```
 
 The state machine (CLOSED -> OPEN -> HALF_OPEN -> CLOSED or OPEN) is described in
-`resultflow.breaker_store`; the breaker asks its store for every decision, so giving
-several breakers one store (`RedisBreakerStore` for several processes) makes them trip
-together. A `CircuitBreaker` is a `resultflow.guard.Guard`, so a step can run through
-it.
+`resultflow.breaker_store`; the state lives in the store, so giving several breakers
+one store (`RedisBreakerStore` for several processes) makes them trip together. With
+the plain `MemoryBreakerStore` a call admitted while CLOSED is settled directly on the
+store's in-process circuit (no awaits); every other decision is one store operation.
+A `CircuitBreaker` is a `resultflow.guard.Guard`, so a step can run through it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final, TypeAlias, TypedDict, TypeVar
+from typing import Final, TypeAlias, TypedDict, TypeVar, cast
 
 from typing_extensions import Unpack
 
@@ -30,6 +31,7 @@ from resultflow.breaker_store import (
     BreakerStoreError,
     CircuitState,
     MemoryBreakerStore,
+    MemoryCircuit,
     Ticket,
     Transition,
 )
@@ -52,6 +54,8 @@ T = TypeVar("T")
 E = TypeVar("E")
 
 logger = logging.getLogger("resultflow.breaker")
+
+_CLOSED: Final = CircuitState.CLOSED
 
 StateChangeCallback: TypeAlias = Callable[[CircuitState, CircuitState], object]
 """`on_state_change(old, new)`: a sync callback; whatever it returns is ignored."""
@@ -137,6 +141,12 @@ class CircuitBreaker:
         self._store: BreakerStore = MemoryBreakerStore() if store is None else store
         self._clock: Clock = SYSTEM_CLOCK if clock is None else clock
         self._on_state_change = on_state_change
+        # With the plain memory store the state is in this process: calls admitted while
+        # CLOSED are settled on the store's circuit directly (see `_local_closed`).
+        self._memory: MemoryBreakerStore | None = (
+            self._store if type(self._store) is MemoryBreakerStore else None
+        )
+        self._circuit: MemoryCircuit | None = None
 
     @property
     def name(self) -> str:
@@ -159,6 +169,15 @@ class CircuitBreaker:
         An exception from `fn` is recorded as a failure (unless `is_failure` says no)
         and re-raised.
         """
+        circuit = self._local_closed()
+        if circuit is not None:
+            try:
+                value = await fn()
+            except Exception as exc:
+                self._settle_local(circuit, failed=self._counts(exc))
+                raise
+            circuit.count_success()
+            return value
         ticket = await self._admit()
         if isinstance(ticket, CircuitOpen):
             raise CircuitOpenError(ticket)
@@ -181,6 +200,18 @@ class CircuitBreaker:
         An Err counts as a failure unless `is_failure(error)` is False. If `fn` raises,
         that counts as a failure and the exception comes back as `Err(UnexpectedError)`.
         """
+        circuit = self._local_closed()
+        if circuit is not None:
+            try:
+                result = await fn()
+            except Exception as exc:
+                self._settle_local(circuit, failed=True)
+                return Err(UnexpectedError.from_exception(exc), exc)
+            if type(result) is Ok:
+                circuit.count_success()
+            else:
+                self._settle_local_result(circuit, result)
+            return result
         try:
             ticket = await self._admit()
         except BreakerStoreError as exc:
@@ -197,10 +228,7 @@ class CircuitBreaker:
             raise
         if not _is_result(result):
             await self._abandon(ticket)
-            raise TypeError(
-                f"breaker {self._name!r}: call_result expects fn to return Ok or Err, "
-                f"got {type(result).__name__}; use call() for plain values"
-            )
+            raise TypeError(_not_a_result(self._name, result))
         if isinstance(result, Err):
             await self._record_judged(ticket, result.error)
         else:
@@ -239,6 +267,36 @@ class CircuitBreaker:
         )
 
     # -- internals ------------------------------------------------------------------
+    def _local_closed(self) -> MemoryCircuit | None:
+        """The in-process circuit if it is CLOSED now, else None (ask the store).
+
+        A call admitted while CLOSED is no trial: its ticket would only carry a token
+        and a generation its outcome never looks at, so such calls skip the store's
+        async admit/record round trip and count their outcome on the circuit directly
+        (under the store's lock). Every other state goes through the store.
+        """
+        circuit = self._circuit
+        if circuit is None:
+            if self._memory is None:
+                return None
+            circuit = self._circuit = self._memory.circuit(self._name)
+        return circuit if circuit.state is _CLOSED else None
+
+    def _settle_local(self, circuit: MemoryCircuit, *, failed: bool) -> None:
+        if failed:
+            self._notify(circuit.count_failure(self._config, self._clock.now()))
+        else:
+            circuit.count_success()
+
+    def _settle_local_result(self, circuit: MemoryCircuit, result: object) -> None:
+        """Count the outcome of a call admitted while CLOSED that is not a plain `Ok`."""
+        if isinstance(result, Err):
+            self._settle_local(circuit, failed=self._counts(cast("Err[object]", result).error))
+        elif isinstance(result, Ok):
+            circuit.count_success()
+        else:
+            raise TypeError(_not_a_result(self._name, result))
+
     async def _admit(self) -> Ticket | CircuitOpen:
         admission = await self._store.admit(
             self._name, self._config, self._clock.now(), uuid.uuid4().hex
@@ -321,7 +379,14 @@ def _stats_at(record: BreakerRecord, config: BreakerConfig, now: float) -> Break
 
 
 def _is_result(value: object) -> bool:
-    return isinstance(value, Ok | Err)
+    return isinstance(value, (Ok, Err))
+
+
+def _not_a_result(name: str, value: object) -> str:
+    return (
+        f"breaker {name!r}: call_result expects fn to return Ok or Err, "
+        f"got {type(value).__name__}; use call() for plain values"
+    )
 
 
 class PresetOptions(TypedDict, total=False):

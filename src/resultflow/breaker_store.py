@@ -3,6 +3,9 @@
 A `CircuitBreaker` holds no state of its own; every decision (admit a call, record its
 outcome, reset) is one atomic operation on a store, so a store shared by several
 breakers (or, with `RedisBreakerStore`, by several processes) makes them act as one.
+(With `MemoryBreakerStore` the breaker settles calls admitted while CLOSED on the
+store's `MemoryCircuit` directly, under the same lock: the same steps, minus the
+coroutines and snapshots.)
 
 The state machine every store implements, for a breaker with a `BreakerConfig`:
 
@@ -27,8 +30,8 @@ from __future__ import annotations
 
 import enum
 import threading
-from dataclasses import dataclass, field, replace
-from typing import Protocol, TypeAlias, runtime_checkable
+from dataclasses import dataclass
+from typing import Final, Protocol, TypeAlias, runtime_checkable
 
 __all__ = [
     "Admission",
@@ -38,6 +41,7 @@ __all__ = [
     "BreakerStoreError",
     "CircuitState",
     "MemoryBreakerStore",
+    "MemoryCircuit",
     "Ticket",
     "Transition",
     "Update",
@@ -174,152 +178,212 @@ class MemoryBreakerStore:
     """
 
     def __init__(self) -> None:
-        self._states: dict[str, _State] = {}
+        self._circuits: dict[str, MemoryCircuit] = {}
         self._lock = threading.Lock()
+
+    def circuit(self, name: str) -> MemoryCircuit:
+        """The live, mutable state of breaker `name` (created closed on first use).
+
+        The same object for the store's lifetime, so a `CircuitBreaker` holds on to it
+        and settles calls admitted while CLOSED without going through the async methods.
+        """
+        with self._lock:
+            return self._circuit(name)
 
     async def admit(self, name: str, config: BreakerConfig, now: float, token: str) -> Admission:
         """Admit a call or refuse it (see the module docstring for the rules)."""
         with self._lock:
-            state = self._state(name)
-            transitions = state.promote(config, now)
-            ticket, retry_after = state.admit(config, now, token)
-            return Admission(ticket, retry_after, state.snapshot(), transitions)
+            circuit = self._circuit(name)
+            transitions = circuit.promote(config, now)
+            ticket, retry_after = circuit.admit(config, now, token)
+            return Admission(ticket, retry_after, circuit.snapshot(), transitions)
 
     async def record(
         self, name: str, config: BreakerConfig, now: float, ticket: Ticket, *, failed: bool
     ) -> Update:
         """Record the outcome of an admitted call."""
         with self._lock:
-            state = self._state(name)
-            transitions = state.record_outcome(config, now, ticket, failed=failed)
-            return Update(state.snapshot(), transitions)
+            circuit = self._circuit(name)
+            transitions = circuit.record_outcome(config, now, ticket, failed=failed)
+            return Update(circuit.snapshot(), transitions)
 
     async def release(self, name: str, config: BreakerConfig, now: float, ticket: Ticket) -> Update:
         """Free a cancelled trial's slot without counting an outcome."""
         with self._lock:
-            state = self._state(name)
-            state.trials.pop(ticket.token, None)
-            return Update(state.snapshot())
+            circuit = self._circuit(name)
+            circuit.trials.pop(ticket.token, None)
+            return Update(circuit.snapshot())
 
     async def load(self, name: str, config: BreakerConfig, now: float) -> BreakerRecord:
         """Return the current record."""
         with self._lock:
-            return self._state(name).snapshot()
+            return self._circuit(name).snapshot()
 
     async def reset(self, name: str, config: BreakerConfig, now: float) -> Update:
         """Close the circuit; calls in flight from before no longer move the state."""
         with self._lock:
-            state = self._state(name)
-            transitions = state.reset()
-            return Update(state.snapshot(), transitions)
+            circuit = self._circuit(name)
+            transitions = circuit.reset()
+            return Update(circuit.snapshot(), transitions)
 
     def peek(self, name: str) -> BreakerRecord | None:
         """The live record for `name` (None before its first operation)."""
         with self._lock:
-            state = self._states.get(name)
-            return None if state is None else state.snapshot()
+            circuit = self._circuits.get(name)
+            return None if circuit is None else circuit.snapshot()
 
-    def _state(self, name: str) -> _State:
-        state = self._states.get(name)
-        if state is None:
-            state = self._states[name] = _State()
-        return state
+    def _circuit(self, name: str) -> MemoryCircuit:
+        circuit = self._circuits.get(name)
+        if circuit is None:
+            circuit = self._circuits[name] = MemoryCircuit(self._lock)
+        return circuit
 
     def __repr__(self) -> str:
-        return f"MemoryBreakerStore(breakers={sorted(self._states)!r})"
+        return f"MemoryBreakerStore(breakers={sorted(self._circuits)!r})"
 
 
-@dataclass
-class _State:
-    """The mutable state of one breaker in a `MemoryBreakerStore`."""
+_CLOSED: Final = CircuitState.CLOSED
+_OPEN: Final = CircuitState.OPEN
+_HALF_OPEN: Final = CircuitState.HALF_OPEN
 
-    current: BreakerRecord = field(default_factory=BreakerRecord)
-    failures: list[float] = field(default_factory=list[float])
-    trials: dict[str, float] = field(default_factory=dict[str, float])  # token -> lease end
+
+class MemoryCircuit:
+    """The mutable state of one breaker in a `MemoryBreakerStore`.
+
+    Plain fields, so a call costs a few attribute updates; `snapshot()` builds the
+    frozen `BreakerRecord` only when someone asks for one. `count_success` and
+    `count_failure` take the store's lock themselves; every other method expects the
+    caller to hold `lock`.
+    """
+
+    __slots__ = (
+        "failures",
+        "generation",
+        "half_open_successes",
+        "lock",
+        "opened_at",
+        "state",
+        "success_count",
+        "trials",
+    )
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+        self.state: CircuitState = _CLOSED
+        self.opened_at = 0.0
+        self.failures: list[float] = []  # ascending; at most failure_threshold kept
+        self.success_count = 0
+        self.half_open_successes = 0
+        self.trials: dict[str, float] = {}  # token -> lease end
+        self.generation = 0
 
     def snapshot(self) -> BreakerRecord:
-        return replace(
-            self.current, failure_times=tuple(self.failures), trials_active=len(self.trials)
+        """The state now as a frozen `BreakerRecord`."""
+        return BreakerRecord(
+            state=self.state,
+            opened_at=self.opened_at,
+            failure_times=tuple(self.failures),
+            success_count=self.success_count,
+            half_open_successes=self.half_open_successes,
+            trials_active=len(self.trials),
+            generation=self.generation,
         )
+
+    def count_success(self) -> None:
+        """Count the success of a call that is not a half-open trial (takes the lock)."""
+        with self.lock:
+            self.success_count += 1
+
+    def count_failure(self, config: BreakerConfig, now: float) -> tuple[Transition, ...]:
+        """Count the failure of a call that is not a half-open trial (takes the lock).
+
+        Opens a CLOSED circuit once `failure_threshold` failures fall in the window.
+        """
+        with self.lock:
+            self._add_failure(config, now)
+            if self.state is _CLOSED and len(self.failures) >= config.failure_threshold:
+                return self._open(now)
+            return ()
 
     def promote(self, config: BreakerConfig, now: float) -> tuple[Transition, ...]:
         """Move OPEN to HALF_OPEN once `reset_timeout` has passed."""
-        record = self.current
-        if record.state is not CircuitState.OPEN or now < record.opened_at + config.reset_timeout:
+        if self.state is not _OPEN or now < self.opened_at + config.reset_timeout:
             return ()
-        self.current = replace(
-            record,
-            state=CircuitState.HALF_OPEN,
-            half_open_successes=0,
-            generation=record.generation + 1,
-        )
+        self.state = _HALF_OPEN
+        self.half_open_successes = 0
+        self.generation += 1
         self.trials.clear()
-        return ((CircuitState.OPEN, CircuitState.HALF_OPEN),)
+        return ((_OPEN, _HALF_OPEN),)
 
     def admit(self, config: BreakerConfig, now: float, token: str) -> tuple[Ticket | None, float]:
-        record = self.current
-        if record.state is CircuitState.CLOSED:
-            return Ticket(trial=False, generation=record.generation, token=token), 0.0
-        if record.state is CircuitState.OPEN:
-            return None, record.opened_at + config.reset_timeout - now
+        """A ticket for a call, or None and the seconds until one may be admitted."""
+        if self.state is _CLOSED:
+            return Ticket(trial=False, generation=self.generation, token=token), 0.0
+        if self.state is _OPEN:
+            return None, self.opened_at + config.reset_timeout - now
         for held, lease_end in list(self.trials.items()):
             if lease_end <= now:
                 del self.trials[held]
         if len(self.trials) >= config.half_open_max:
             return None, 0.0
         self.trials[token] = now + config.reset_timeout
-        return Ticket(trial=True, generation=record.generation, token=token), 0.0
+        return Ticket(trial=True, generation=self.generation, token=token), 0.0
 
     def record_outcome(
         self, config: BreakerConfig, now: float, ticket: Ticket, *, failed: bool
     ) -> tuple[Transition, ...]:
+        """Count an admitted call's outcome; a current trial's outcome moves the state."""
         if ticket.trial:
             self.trials.pop(ticket.token, None)
-        current = (
-            self.current.state is CircuitState.HALF_OPEN
-            and ticket.trial
-            and ticket.generation == self.current.generation
-        )
+        current = self.state is _HALF_OPEN and ticket.trial and ticket.generation == self.generation
         if failed:
             self._add_failure(config, now)
             if current:
                 return self._open(now)
-            if self.current.state is CircuitState.CLOSED and len(self.failures) >= (
-                config.failure_threshold
-            ):
+            if self.state is _CLOSED and len(self.failures) >= config.failure_threshold:
                 return self._open(now)
             return ()
-        self.current = replace(self.current, success_count=self.current.success_count + 1)
+        self.success_count += 1
         if not current:
             return ()
-        successes = self.current.half_open_successes + 1
-        if successes < config.success_threshold:
-            self.current = replace(self.current, half_open_successes=successes)
+        self.half_open_successes += 1
+        if self.half_open_successes < config.success_threshold:
             return ()
         return self._close()
 
     def reset(self) -> tuple[Transition, ...]:
-        old = self.current.state
+        """Close the circuit and forget everything; the transition, if it moved."""
+        old = self.state
         self._close()
-        return () if old is CircuitState.CLOSED else ((old, CircuitState.CLOSED),)
+        return () if old is _CLOSED else ((old, _CLOSED),)
 
     def _add_failure(self, config: BreakerConfig, now: float) -> None:
-        self.failures = [t for t in self.failures if t > now - config.window]
-        self.failures.append(now)
-        self.failures.sort()
-        del self.failures[: -config.failure_threshold]
+        failures = self.failures
+        horizon = now - config.window
+        if failures and failures[0] <= horizon:
+            failures[:] = [t for t in failures if t > horizon]
+        if failures and now < failures[-1]:  # the clock stepped back: keep them sorted
+            failures.append(now)
+            failures.sort()
+        else:
+            failures.append(now)
+        del failures[: -config.failure_threshold]
 
     def _open(self, now: float) -> tuple[Transition, ...]:
-        old = self.current.state
-        self.current = replace(
-            self.current, state=CircuitState.OPEN, opened_at=now, half_open_successes=0
-        )
+        old = self.state
+        self.state = _OPEN
+        self.opened_at = now
+        self.half_open_successes = 0
         self.trials.clear()
-        return ((old, CircuitState.OPEN),)
+        return ((old, _OPEN),)
 
     def _close(self) -> tuple[Transition, ...]:
-        old = self.current.state
-        self.current = BreakerRecord(generation=self.current.generation + 1)
+        old = self.state
+        self.state = _CLOSED
+        self.opened_at = 0.0
+        self.success_count = 0
+        self.half_open_successes = 0
+        self.generation += 1
         self.failures.clear()
         self.trials.clear()
-        return ((old, CircuitState.CLOSED),)
+        return ((old, _CLOSED),)

@@ -108,21 +108,8 @@ class ConcurrencyLimiter:
     # -- holding a slot by hand ---------------------------------------------------------
     async def acquire(self) -> None:
         """Take a slot, queueing for it if allowed; raises `RateLimitedError` when refused."""
-        if self._active < self._max_concurrent and self._queued() == 0:
-            self._active += 1
-            return
-        if self._strategy == "reject" or self._queued() >= self._max_queue:
-            raise RateLimitedError(RateLimited(self._name, self._retry_after_hint()))
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append(turn)
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if turn.cancelled():
-                self._queue.remove(turn)
-            else:  # the slot was handed over just before the cancellation: give it back
-                self.release()
-            raise
+        if not self._take_free_slot():
+            await self._queue_for_slot()
 
     def release(self) -> None:
         """Give back a slot taken with `acquire()`."""
@@ -150,7 +137,11 @@ class ConcurrencyLimiter:
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
         """Run `fn` in a slot; raises `RateLimitedError` when refused."""
         await self.acquire()
-        return await self._run_holding_slot(fn)
+        started = self._clock.monotonic()
+        try:
+            return await fn()
+        finally:
+            self._finish(started)
 
     async def call_result(
         self, fn: Callable[[], Awaitable[Result[T, E]]]
@@ -159,11 +150,16 @@ class ConcurrencyLimiter:
 
         `fn`'s own Result passes through unchanged; an exception it raises propagates.
         """
+        if not self._take_free_slot():
+            try:
+                await self._queue_for_slot()
+            except RateLimitedError as refused:
+                return Err(refused.error)
+        started = self._clock.monotonic()
         try:
-            await self.acquire()
-        except RateLimitedError as refused:
-            return Err(refused.error)
-        return await self._run_holding_slot(fn)
+            return await fn()
+        finally:
+            self._finish(started)
 
     async def map(self, fns: Iterable[Callable[[], Awaitable[T]]]) -> list[T]:
         """Run a batch under the limit and return the results in the order of `fns`.
@@ -192,23 +188,40 @@ class ConcurrencyLimiter:
         )
 
     # -- internals ----------------------------------------------------------------------
+    def _take_free_slot(self) -> bool:
+        """Take a slot if one is free and nobody is queued for it; True if taken."""
+        if self._active < self._max_concurrent and (not self._queue or self._queued() == 0):
+            self._active += 1
+            return True
+        return False
+
+    async def _queue_for_slot(self) -> None:
+        """Wait in the queue for a slot (or be refused when that is not allowed)."""
+        if self._strategy == "reject" or self._queued() >= self._max_queue:
+            raise RateLimitedError(RateLimited(self._name, self._retry_after_hint()))
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.cancelled():
+                self._queue.remove(turn)
+            else:  # the slot was handed over just before the cancellation: give it back
+                self.release()
+            raise
+
     def _queued(self) -> int:
         # A cancelled waiter's future is done before its task gets to remove it.
         return sum(1 for waiter in self._queue if not waiter.done())
 
-    async def _run_holding_slot(self, fn: Callable[[], Awaitable[T]]) -> T:
-        started = self._clock.monotonic()
-        try:
-            return await fn()
-        finally:
-            self._record_duration(self._clock.monotonic() - started)
-            self.release()
-
-    def _record_duration(self, seconds: float) -> None:
+    def _finish(self, started: float) -> None:
+        """Give back the slot of a call that started at `started` and note its duration."""
+        seconds = self._clock.monotonic() - started
         mean = self._mean_duration
         self._mean_duration = (
             seconds if mean is None else mean + _DURATION_WEIGHT * (seconds - mean)
         )
+        self.release()
 
     def _retry_after_hint(self) -> float | None:
         if self._mean_duration is None:

@@ -82,6 +82,10 @@ class MemoryLimiterStore:
 
     async def take(self, key: str, spec: BucketSpec, now: float) -> float:
         """Take one token: return 0.0 when taken, else the seconds until one is available."""
+        return self.take_nowait(key, spec, now)
+
+    def take_nowait(self, key: str, spec: BucketSpec, now: float) -> float:
+        """`take` without the coroutine: the memory store never waits for anything."""
         tokens = self.peek(key, spec, now)
         if tokens + _TOKEN_EPSILON >= 1.0:
             self._buckets[key] = (max(0.0, tokens - 1.0), now)
@@ -103,8 +107,9 @@ class MemoryLimiterStore:
         if state is None:
             return spec.capacity
         tokens, counted_at = state
-        elapsed = max(0.0, now - counted_at)
-        return min(spec.capacity, tokens + elapsed * spec.refill_rate)
+        if now > counted_at:
+            tokens += (now - counted_at) * spec.refill_rate
+        return spec.capacity if tokens > spec.capacity else tokens
 
     def __repr__(self) -> str:
         return f"MemoryLimiterStore(buckets={len(self._buckets)})"

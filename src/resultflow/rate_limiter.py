@@ -88,6 +88,11 @@ class RateLimiter:
         self._strategy: RateStrategy = strategy
         self._spec = BucketSpec(capacity=capacity, refill_rate=self._rate / self._per)
         self._store: LimiterStore = MemoryLimiterStore() if store is None else store
+        # The plain memory store answers synchronously, so an uncontended acquire() takes
+        # its token without a queue entry or an await (see `_take_now`).
+        self._memory: MemoryLimiterStore | None = (
+            self._store if type(self._store) is MemoryLimiterStore else None
+        )
         self._clock: Clock = SYSTEM_CLOCK if clock is None else clock
         # Callers of a waiting acquire(), in arrival order. Only the head talks to the
         # store; everyone behind it waits for its future, so nobody can barge ahead.
@@ -130,12 +135,9 @@ class RateLimiter:
     # -- admitting calls ---------------------------------------------------------------
     async def acquire(self) -> None:
         """Take one token, waiting for it (`"wait"`) or raising `RateLimitedError` (`"reject"`)."""
-        if self._strategy == "reject":
-            retry_after = await self._take()
-            if retry_after > 0:
-                raise RateLimitedError(RateLimited(self._name, retry_after))
-            return
-        await self._wait_for_token()
+        retry_after = self._take_now()
+        if retry_after is None or retry_after > 0:
+            await self._acquire_slowly(retry_after)
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
         """Run `fn` once a token is taken; raises `RateLimitedError` when refused."""
@@ -149,10 +151,12 @@ class RateLimiter:
 
         `fn`'s own Result passes through unchanged; an exception it raises propagates.
         """
-        try:
-            await self.acquire()
-        except RateLimitedError as refused:
-            return Err(refused.error)
+        retry_after = self._take_now()
+        if retry_after is None or retry_after > 0:
+            try:
+                await self._acquire_slowly(retry_after)
+            except RateLimitedError as refused:
+                return Err(refused.error)
         return await fn()
 
     # -- inspecting and resetting -------------------------------------------------------
@@ -188,6 +192,31 @@ class RateLimiter:
         )
 
     # -- internals ----------------------------------------------------------------------
+    def _take_now(self) -> float | None:
+        """Try to take a token without awaiting: the store's answer, or None if unfit.
+
+        Only with the memory store and nobody waiting: then the bucket is ours to ask
+        (no await can let anyone in between), exactly as the queued path would ask it.
+        """
+        memory = self._memory
+        if memory is None or self._queue:
+            return None
+        return memory.take_nowait(self._name, self._spec, self._clock.monotonic())
+
+    async def _acquire_slowly(self, retry_after: float | None) -> None:
+        """`acquire` once the fast path could not take a token.
+
+        `retry_after` is the memory store's refusal from `_take_now` (None: not asked).
+        A waiting caller queues up and asks the store again as the head of the queue.
+        """
+        if self._strategy == "reject":
+            if retry_after is None:
+                retry_after = await self._take()
+            if retry_after > 0:
+                raise RateLimitedError(RateLimited(self._name, retry_after))
+            return
+        await self._wait_for_token()
+
     async def _take(self) -> float:
         return await self._store.take(self._name, self._spec, self._clock.monotonic())
 
