@@ -135,7 +135,7 @@ def normalize(value: object) -> JSONValue:
 # -- the diff --------------------------------------------------------------------------
 def _diff(a: JSONValue, b: JSONValue, path: str, out: list[str]) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
-        for key in list(a) + [k for k in b if k not in a]:
+        for key in sorted(a.keys() | b.keys(), key=_key_order):
             where = f"{path}.{key}" if path else key
             if key not in b:
                 out.append(f"{where}: {_show(a[key])} != (missing)")
@@ -156,6 +156,15 @@ def _diff(a: JSONValue, b: JSONValue, path: str, out: list[str]) -> None:
         return
     if type(a) is not type(b) or a != b:
         out.append(f"{path or '(root)'}: {_show(a)} != {_show(b)}")
+
+
+# Differences list these keys first (in this order), then the rest alphabetically, so a
+# snapshot read back from sorted JSON diffs exactly like one built in memory.
+_FIRST_KEYS = {"format": 0, "name": 1, "key": 2, "scripted": 3, "steps": 4, "result": 5, "ok": 6}
+
+
+def _key_order(key: str) -> tuple[int, str]:
+    return (_FIRST_KEYS.get(key, len(_FIRST_KEYS)), key)
 
 
 def _step_label(a: list[JSONValue], b: list[JSONValue], index: int, path: str) -> str:
