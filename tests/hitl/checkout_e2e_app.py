@@ -18,6 +18,7 @@ import json
 import sys
 
 import psycopg
+from psycopg import sql
 
 from resultflow import Ok
 from resultflow.errors import ApprovalRejected, PendingApproval, TaggedError
@@ -60,9 +61,8 @@ async def checkout_process(
 
     async def record(what: str) -> None:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            await conn.execute(
-                f'INSERT INTO "{schema}".calls (step, order_id) VALUES (%s, %s)', (what, order_id)
-            )
+            insert = sql.SQL("INSERT INTO {}.calls (step, order_id) VALUES (%s, %s)")
+            await conn.execute(insert.format(sql.Identifier(schema)), (what, order_id))
 
     @saga_workflow(name="checkout")
     async def checkout(

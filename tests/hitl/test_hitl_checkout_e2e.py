@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from resultflow.persistence.kv_postgres import PostgresKV
 from resultflow.persistence.state import StatePersistence
@@ -38,9 +39,10 @@ def phase(url: str, schema: str, version: int, action: str, order_id: str) -> ob
 
 def calls(url: str, schema: str, order_id: str) -> Counter[str]:
     with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            f'SELECT step FROM "{schema}".calls WHERE order_id = %s', (order_id,)
-        ).fetchall()
+        query = sql.SQL("SELECT step FROM {}.calls WHERE order_id = %s").format(
+            sql.Identifier(schema)
+        )
+        rows = conn.execute(query, (order_id,)).fetchall()
     return Counter(row[0] for row in rows)
 
 
@@ -58,9 +60,8 @@ async def stored_state_version(url: str, schema: str, run_id: str) -> int:
 @pytest.fixture
 def calls_table(postgres_url: str, postgres_schema: str) -> str:
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(
-            f'CREATE TABLE "{postgres_schema}".calls (step text NOT NULL, order_id text NOT NULL)'
-        )
+        create = sql.SQL("CREATE TABLE {}.calls (step text NOT NULL, order_id text NOT NULL)")
+        conn.execute(create.format(sql.Identifier(postgres_schema)))
     return postgres_schema
 
 
