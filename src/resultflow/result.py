@@ -11,9 +11,22 @@ would silently be true for an `Err` in most other libraries' designs.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NoReturn, TypeAlias, TypeVar, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    Never,
+    NoReturn,
+    Self,
+    TypeAlias,
+    TypeVar,
+    cast,
+    final,
+)
 
-from typing_extensions import Never, Self, TypeIs, final
+from typing_extensions import TypeIs
 
 __all__ = ["Err", "Ok", "Result", "UnwrapError", "is_err", "is_ok"]
 
@@ -161,7 +174,7 @@ class Ok(Generic[T_co]):
 
     def err_or_none(self) -> None:
         """Return None: an Ok has no error."""
-        return None
+        return
 
 
 @final
@@ -257,9 +270,7 @@ class Err(Generic[E_co]):
         """Return self unchanged."""
         return self
 
-    async def or_else_async(
-        self, f: Callable[[E_co], Awaitable[Ok[U] | Err[F]]]
-    ) -> Ok[U] | Err[F]:
+    async def or_else_async(self, f: Callable[[E_co], Awaitable[Ok[U] | Err[F]]]) -> Ok[U] | Err[F]:
         """Recover with an async Result-returning function of the error."""
         return await f(self._error)
 
@@ -290,7 +301,7 @@ class Err(Generic[E_co]):
 
     def ok_or_none(self) -> None:
         """Return None: an Err has no value."""
-        return None
+        return
 
     def err_or_none(self) -> E_co:
         """Return the error."""

@@ -6,6 +6,8 @@ with pickle. The versioning helpers (`VersionedState`, `versioned_loader`, ...) 
 state written by older code up to date.
 """
 
+from typing import TYPE_CHECKING
+
 from resultflow.persistence.codec import (
     FORMAT_VERSION,
     LoadedState,
@@ -19,8 +21,6 @@ from resultflow.persistence.codec import (
     serialize_result,
     serialize_state,
 )
-from typing import TYPE_CHECKING
-
 from resultflow.persistence.decoder import decode_value
 from resultflow.persistence.encoder import JSONValue, encode_value
 from resultflow.persistence.errors import (

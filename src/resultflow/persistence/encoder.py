@@ -14,7 +14,7 @@ string keys. Everything else becomes a small object tagged by a `"$type"` key:
 | timedelta | `{"$type": "timedelta", "days": 0, "seconds": 5, "microseconds": 0}` |
 | Decimal, UUID | `{"$type": "decimal", "value": "1.10"}` |
 | Ok / Err | `{"$type": "result", "ok": true, "value": ...}` / `"ok": false, "error", "cause"` |
-| TaggedError | `{"$type": "error", "tag": "NotFound", "class": "app.errors:NotFound", "fields": {...}}` |
+| TaggedError | `{"$type": "error", "tag": "NotFound", "class": "app:NotFound", "fields": {}}` |
 | exception, ExceptionInfo | `{"$type": "exception", "type", "message", "traceback"}` |
 | dataclass, NamedTuple | `{"$type": "dataclass", "class": "pkg.mod:Name", "fields": {...}}` |
 | Enum member | `{"$type": "enum", "class": "pkg.mod:Color", "value": ...}` |
