@@ -88,7 +88,9 @@ class TestClock:
 
     def _jump(self, loop: asyncio.AbstractEventLoop, passes_left: int) -> None:
         if _loop_busy(loop) or passes_left > 0:
-            loop.call_soon(self._jump, loop, passes_left - 1 if not _loop_busy(loop) else passes_left)
+            loop.call_soon(
+                self._jump, loop, passes_left - 1 if not _loop_busy(loop) else passes_left
+            )
             return
         self._jump_scheduled = False
         while self._timers and self._timers[0][2].done():
