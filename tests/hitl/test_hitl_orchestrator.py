@@ -294,3 +294,26 @@ async def test_saga_workflow_pauses_without_rollback_and_rolls_back_on_rejection
 def test_default_expiry_must_be_positive() -> None:
     with pytest.raises(ValueError, match="default_expiry"):
         HITLOrchestrator(MemoryApprovalStore(), default_expiry=0)
+
+
+async def test_concurrent_resumes_of_one_run_execute_it_once() -> None:
+    orch = make_orchestrator()
+    calls = Calls()
+
+    async def body(step: Step[Errors]) -> str:
+        await step(orch.approval("k"), key="k")
+
+        async def finish() -> Ok[str]:
+            calls.hit("finish")
+            await asyncio.sleep(0)
+            return Ok("done")
+
+        return await step(finish, key="finish")
+
+    await orch.execute(body, run_id="r")
+    await orch.grant("k", True, resume=False)
+    results = await asyncio.gather(orch.resume("r"), orch.resume("r"), return_exceptions=True)
+    assert results[0] == Completed("r", "done")
+    assert isinstance(results[1], UnknownRunError)
+    assert calls == {"finish": 1}
+    assert orch._locks == {}  # per-run locks are dropped once unused

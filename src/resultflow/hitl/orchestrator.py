@@ -31,8 +31,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias, TypeVar, cast, overload
 
 from typing_extensions import TypeVarTuple
@@ -156,7 +157,7 @@ class HITLOrchestrator:
         self.clock = clock or SYSTEM_CLOCK
         self.on_event = on_event
         self._workflows: dict[str, Runnable] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _RunLock] = {}
 
     # -- workflows -------------------------------------------------------------------------
     def register(self, wf: Runnable, name: str | None = None) -> str:
@@ -190,7 +191,7 @@ class HITLOrchestrator:
         """Run `wf(*args)` as run `run_id` (default: a new uuid); pause it on approvals."""
         name = self.register(wf)
         run_id = run_id or str(uuid.uuid4())
-        async with self._lock(run_id):
+        async with self._exclusive(run_id):
             return await self._drive(name, wf, tuple(args), run_id, {})
 
     async def resume(self, run_id: str) -> Outcome[object, object]:
@@ -199,7 +200,7 @@ class HITLOrchestrator:
         Raises `UnknownRunError` when no such run is paused and `UnknownWorkflowError`
         when its workflow is not registered.
         """
-        async with self._lock(run_id):
+        async with self._exclusive(run_id):
             snapshot = await self.states.load(run_id)
             if snapshot is None:
                 raise UnknownRunError(f"no paused run {run_id!r}")
@@ -372,11 +373,26 @@ class HITLOrchestrator:
                 state = inject_rejection(state, key=key, reason=record.reason)
         return state
 
-    def _lock(self, run_id: str) -> asyncio.Lock:
-        lock = self._locks.get(run_id)
-        if lock is None:
-            lock = self._locks[run_id] = asyncio.Lock()
-        return lock
+    @asynccontextmanager
+    async def _exclusive(self, run_id: str) -> AsyncGenerator[None]:
+        """Hold the run's lock; the lock is dropped when no one holds or awaits it."""
+        entry = self._locks.get(run_id)
+        if entry is None:
+            entry = self._locks[run_id] = _RunLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._locks[run_id]
+
+
+@dataclass
+class _RunLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 def _name_of(wf: Runnable) -> str:
