@@ -317,3 +317,12 @@ async def test_concurrent_resumes_of_one_run_execute_it_once() -> None:
     assert isinstance(results[1], UnknownRunError)
     assert calls == {"finish": 1}
     assert orch._locks == {}  # per-run locks are dropped once unused
+
+
+async def test_execute_refuses_the_id_of_a_paused_run() -> None:
+    orch = make_orchestrator()
+    publish = two_approval_workflow(orch, Calls())
+    await orch.execute(publish, "p", run_id="dup")  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match="paused already"):
+        await orch.execute(publish, "p", run_id="dup")  # type: ignore[call-overload]
+    assert await orch.paused_runs() == ["dup"]

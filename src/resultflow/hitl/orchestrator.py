@@ -188,10 +188,16 @@ class HITLOrchestrator:
     async def execute(
         self, wf: Runnable, /, *args: object, run_id: str | None = None
     ) -> Outcome[object, object]:
-        """Run `wf(*args)` as run `run_id` (default: a new uuid); pause it on approvals."""
+        """Run `wf(*args)` as run `run_id` (default: a new uuid); pause it on approvals.
+
+        Raises `ValueError` when `run_id` names a run that is already paused (resume it
+        with `resume(run_id)` instead).
+        """
         name = self.register(wf)
         run_id = run_id or str(uuid.uuid4())
         async with self._exclusive(run_id):
+            if await self.states.load(run_id) is not None:
+                raise ValueError(f"run {run_id!r} is paused already; use resume({run_id!r})")
             return await self._drive(name, wf, tuple(args), run_id, {})
 
     async def resume(self, run_id: str) -> Outcome[object, object]:
