@@ -399,3 +399,18 @@ async def test_default_compensation_names() -> None:
     assert isinstance(result, Err)
     assert isinstance(result.error, SagaCompensationFailed)
     assert result.error.failures == [("k2", "b"), ("step 1", "a")]
+
+
+async def test_a_failure_inside_a_concurrent_scope_rolls_back() -> None:
+    undone: list[str] = []
+
+    async def slow_ok() -> Ok[int]:
+        await asyncio.sleep(0)
+        return Ok(1)
+
+    async def body(saga: SagaStep[Declined]) -> None:
+        await saga.step(Ok("hold"), name="reserve", compensate=undone.append)
+        await saga.all(slow_ok, lambda: Err(Declined("in scope")))
+
+    assert await run_saga(body) == Err(Declined("in scope"))
+    assert undone == ["hold"]
