@@ -26,8 +26,7 @@ Design:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Protocol, cast
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, cast
 
 from resultflow.breaker_store import (
     Admission,
@@ -39,17 +38,12 @@ from resultflow.breaker_store import (
     Transition,
     Update,
 )
+from resultflow.redis_script import connect_script
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["RedisBreakerStore"]
-
-_EXTRA_MESSAGE = "RedisBreakerStore needs the `redis` extra: pip install 'resultflow[redis]'"
-
-
-class _Script(Protocol):
-    async def __call__(self, keys: list[str], args: list[str]) -> object: ...
 
 
 class RedisBreakerStore:
@@ -61,22 +55,8 @@ class RedisBreakerStore:
     """
 
     def __init__(self, url_or_client: str | Redis, prefix: str = "resultflow:breaker:") -> None:
-        try:
-            import redis.asyncio.utils as redis_utils
-            import redis.exceptions as redis_errors
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(_EXTRA_MESSAGE) from exc
-        if isinstance(url_or_client, str):
-            self._client: Redis = redis_utils.from_url(url_or_client)
-            self._owns_client = True
-            self._where = _without_password(url_or_client)
-        else:
-            self._client = url_or_client
-            self._owns_client = False
-            self._where = repr(url_or_client)
+        self._redis = connect_script(url_or_client, _SCRIPT, owner="RedisBreakerStore")
         self._prefix = prefix
-        self._errors: tuple[type[Exception], ...] = (redis_errors.RedisError, OSError)
-        self._script = cast("_Script", self._client.register_script(_SCRIPT))
         self._seen: dict[str, BreakerRecord] = {}
 
     @property
@@ -121,10 +101,10 @@ class RedisBreakerStore:
     async def delete(self, name: str) -> None:
         """Remove every key of the breaker `name` (for clean-up; `reset` keeps the keys)."""
         try:
-            await self._client.delete(*self.keys_for(name))
-        except self._errors as exc:
+            await self._redis.client.delete(*self.keys_for(name))
+        except self._redis.errors as exc:
             raise BreakerStoreError(
-                f"breaker {name!r}: Redis store at {self._where} failed during delete: {exc}"
+                f"breaker {name!r}: Redis store at {self._redis.where} failed during delete: {exc}"
             ) from exc
         self._seen.pop(name, None)
 
@@ -134,8 +114,7 @@ class RedisBreakerStore:
 
     async def aclose(self) -> None:
         """Close the Redis client if this store created it from a URL."""
-        if self._owns_client:
-            await self._client.aclose()
+        await self._redis.aclose()
 
     async def __aenter__(self) -> RedisBreakerStore:
         return self
@@ -144,7 +123,7 @@ class RedisBreakerStore:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"RedisBreakerStore({self._where!r}, prefix={self._prefix!r})"
+        return f"RedisBreakerStore({self._redis.where!r}, prefix={self._prefix!r})"
 
     # -- internals ------------------------------------------------------------------
     async def _run(
@@ -174,10 +153,10 @@ class RedisBreakerStore:
             "1" if failed else "0",
         ]
         try:
-            raw = await self._script(keys=self.keys_for(name), args=args)
-        except self._errors as exc:
+            raw = await self._redis.script(keys=self.keys_for(name), args=args)
+        except self._redis.errors as exc:
             raise BreakerStoreError(
-                f"breaker {name!r}: Redis store at {self._where} failed during {op}: {exc}"
+                f"breaker {name!r}: Redis store at {self._redis.where} failed during {op}: {exc}"
             ) from exc
         reply = _parse(raw)
         self._seen[name] = reply.record
@@ -225,16 +204,6 @@ def _parse(raw: object) -> _Reply:
         record=record,
         transitions=transitions,
     )
-
-
-def _without_password(url: str) -> str:
-    """The URL with any password masked, for error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _text(item: object) -> str:

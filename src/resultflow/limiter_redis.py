@@ -28,21 +28,15 @@ Design:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Protocol, cast
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, cast
 
 from resultflow.limiter_store import BucketSpec, LimiterStoreError
+from resultflow.redis_script import connect_script
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["RedisLimiterStore"]
-
-_EXTRA_MESSAGE = "RedisLimiterStore needs the `redis` extra: pip install 'resultflow[redis]'"
-
-
-class _Script(Protocol):
-    async def __call__(self, keys: list[str], args: list[str]) -> object: ...
 
 
 class RedisLimiterStore:
@@ -54,22 +48,8 @@ class RedisLimiterStore:
     """
 
     def __init__(self, url_or_client: str | Redis, prefix: str = "resultflow:limiter:") -> None:
-        try:
-            import redis.asyncio.utils as redis_utils
-            import redis.exceptions as redis_errors
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(_EXTRA_MESSAGE) from exc
-        if isinstance(url_or_client, str):
-            self._client: Redis = redis_utils.from_url(url_or_client)
-            self._owns_client = True
-            self._where = _without_password(url_or_client)
-        else:
-            self._client = url_or_client
-            self._owns_client = False
-            self._where = repr(url_or_client)
+        self._redis = connect_script(url_or_client, _SCRIPT, owner="RedisLimiterStore")
         self._prefix = prefix
-        self._errors: tuple[type[Exception], ...] = (redis_errors.RedisError, OSError)
-        self._script = cast("_Script", self._client.register_script(_SCRIPT))
         # key -> (tokens, the caller's `now` when the script reported them)
         self._seen: dict[str, tuple[float, float]] = {}
         self._refill_pending: set[str] = set()
@@ -107,8 +87,7 @@ class RedisLimiterStore:
 
     async def aclose(self) -> None:
         """Close the Redis client if this store created it from a URL."""
-        if self._owns_client:
-            await self._client.aclose()
+        await self._redis.aclose()
 
     async def __aenter__(self) -> RedisLimiterStore:
         return self
@@ -117,7 +96,7 @@ class RedisLimiterStore:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"RedisLimiterStore({self._where!r}, prefix={self._prefix!r})"
+        return f"RedisLimiterStore({self._redis.where!r}, prefix={self._prefix!r})"
 
     # -- internals ------------------------------------------------------------------
     async def _run(
@@ -133,10 +112,10 @@ class RedisLimiterStore:
             str(ttl_ms),
         ]
         try:
-            raw = await self._script(keys=[self.key_for(key)], args=args)
-        except self._errors as exc:
+            raw = await self._redis.script(keys=[self.key_for(key)], args=args)
+        except self._redis.errors as exc:
             raise LimiterStoreError(
-                f"limiter {key!r}: Redis store at {self._where} failed: {exc}"
+                f"limiter {key!r}: Redis store at {self._redis.where} failed: {exc}"
             ) from exc
         retry_after, tokens = _parse(raw)
         if refill:
@@ -154,15 +133,6 @@ def _parse(raw: object) -> tuple[float, float]:
         raise LimiterStoreError(f"unexpected reply from the limiter script: {raw!r}")
     retry_after, tokens = (float(cast("bytes | str", item)) for item in items)
     return retry_after, tokens
-
-
-def _without_password(url: str) -> str:
-    """The URL with any password masked, for error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 # Refill-and-take on Redis time. Numbers go back as strings: a Lua number in a reply
