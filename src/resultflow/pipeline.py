@@ -284,30 +284,53 @@ class RunState:
         parent_id: str | None,
     ) -> AnyResult:
         clock = self.ctx.clock
-        retry = spec.retry
         first_started = clock.monotonic()
         attempt = 0
         while True:
             attempt += 1
             result = await self._guarded_attempt(op, spec, per_attempt, attempt, step_id, parent_id)
-            if type(result) is Ok or retry is None:
-                return result
-            error = result.error
-            if not retry.should_retry(error):
-                return result
-            delay = retry.next_delay(attempt, clock.monotonic() - first_started, error)
-            fields = self.step_fields(step_id, spec.name, spec.key, parent_id)
+            delay, event = self.plan_retry(spec, result, attempt, first_started, step_id, parent_id)
+            if event is not None:
+                await self.ctx.emit(event)
             if delay is None:
-                if self.ctx.on_event is not None:
-                    await self.ctx.emit(
-                        StepRetriesExhausted(**fields, attempts=attempt, error=error)
-                    )
                 return result
-            if self.ctx.on_event is not None:
-                await self.ctx.emit(
-                    StepRetrying(**fields, attempt=attempt + 1, delay_s=delay, error=error)
-                )
             await clock.sleep(delay)
+
+    def plan_retry(
+        self,
+        spec: StepSpec,
+        result: AnyResult,
+        attempt: int,
+        first_started: float,
+        step_id: str,
+        parent_id: str | None,
+    ) -> tuple[float | None, StepRetrying | StepRetriesExhausted | None]:
+        """After attempt number `attempt`: the delay before the next (None: stop) and the event.
+
+        Shared by the async and sync pipelines; the event is only built when listening.
+        """
+        retry = spec.retry
+        if type(result) is Ok or retry is None:
+            return None, None
+        error = result.error
+        if not retry.should_retry(error):
+            return None, None
+        delay = retry.next_delay(attempt, self.ctx.clock.monotonic() - first_started, error)
+        if self.ctx.on_event is None:
+            return delay, None
+        fields = self.step_fields(step_id, spec.name, spec.key, parent_id)
+        if delay is None:
+            return None, StepRetriesExhausted(**fields, attempts=attempt, error=error)
+        return delay, StepRetrying(**fields, attempt=attempt + 1, delay_s=delay, error=error)
+
+    def completion_meta(self, step_id: str, spec: StepSpec, duration: float) -> dict[str, object]:
+        """The JSON-safe metadata stored with a keyed step's result."""
+        return {
+            "step_id": step_id,
+            "name": spec.name,
+            "duration_s": duration,
+            "completed_at": self.ctx.now(),
+        }
 
     async def _guarded_attempt(
         self,
@@ -389,12 +412,7 @@ class RunState:
         duration: float,
     ) -> None:
         ctx = self.ctx
-        meta: dict[str, object] = {
-            "step_id": step_id,
-            "name": spec.name,
-            "duration_s": duration,
-            "completed_at": ctx.now(),
-        }
+        meta = self.completion_meta(step_id, spec, duration)
         if self.cache is not None:
             await self._cache_set(key, CacheEntry(result, meta), spec.ttl)
         if ctx.on_event is not None:

@@ -42,8 +42,6 @@ from resultflow.events import (
     StepCacheMiss,
     StepCompleted,
     StepFailed,
-    StepRetriesExhausted,
-    StepRetrying,
     StepStarted,
     StepSucceeded,
     WorkflowFailed,
@@ -210,28 +208,17 @@ def _once(run: RunState, op: object, label: str | None) -> AnyResult:
 
 def _attempts(run: RunState, op: object, spec: StepSpec, step_id: str) -> AnyResult:
     label = spec.name or spec.key or step_id
-    retry = spec.retry
     clock = run.ctx.clock
     first_started = clock.monotonic()
     attempt = 0
     while True:
         attempt += 1
         result = _once(run, op, label)
-        if type(result) is Ok or retry is None:
-            return result
-        error = result.error
-        if not retry.should_retry(error):
-            return result
-        delay = retry.next_delay(attempt, clock.monotonic() - first_started, error)
-        fields = run.step_fields(step_id, spec.name, spec.key, None)
+        delay, event = run.plan_retry(spec, result, attempt, first_started, step_id, None)
+        if event is not None:
+            run.ctx.emit_sync(event)
         if delay is None:
-            if run.ctx.on_event is not None:
-                run.ctx.emit_sync(StepRetriesExhausted(**fields, attempts=attempt, error=error))
             return result
-        if run.ctx.on_event is not None:
-            run.ctx.emit_sync(
-                StepRetrying(**fields, attempt=attempt + 1, delay_s=delay, error=error)
-            )
         clock.sleep_sync(delay)
 
 
@@ -261,12 +248,7 @@ def _complete(
     run: RunState, key: str, result: AnyResult, spec: StepSpec, step_id: str, duration: float
 ) -> None:
     ctx = run.ctx
-    meta: dict[str, object] = {
-        "step_id": step_id,
-        "name": spec.name,
-        "duration_s": duration,
-        "completed_at": ctx.now(),
-    }
+    meta = run.completion_meta(step_id, spec, duration)
     if run.cache is not None:
         run.cache.set(key, CacheEntry(result, meta), spec.ttl)
     if ctx.on_event is not None:
