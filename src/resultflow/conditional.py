@@ -18,9 +18,11 @@ from typing import TypeAlias, TypeVar, overload
 
 from resultflow.context import RunContext
 from resultflow.events import StepSkipped
+from resultflow.pipeline import StepBase
 
 __all__ = [
     "Condition",
+    "ConditionalSteps",
     "Conditionals",
     "conditionals",
     "unless",
@@ -31,6 +33,7 @@ __all__ = [
 
 T = TypeVar("T")
 D = TypeVar("D")
+E_contra = TypeVar("E_contra", contravariant=True)
 
 Condition: TypeAlias = bool | Callable[[], bool] | Callable[[], Awaitable[bool]]
 """A bool, or a zero-argument predicate returning a bool (sync or async)."""
@@ -339,3 +342,146 @@ async def _call(thunk: Callable[[], object]) -> object:
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+class ConditionalSteps(StepBase[E_contra]):
+    """The conditional step variants: `when`, `unless`, `when_or`, `unless_or`.
+
+    Unlike the module functions, these emit `step_skipped` into the run.
+    """
+
+    __slots__ = ()
+
+    @overload
+    async def when(
+        self,
+        cond: Condition,
+        thunk: Callable[[], Awaitable[T]],
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> T | None: ...
+
+    @overload
+    async def when(
+        self,
+        cond: Condition,
+        thunk: Callable[[], T],
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> T | None: ...
+
+    async def when(
+        self,
+        cond: Condition,
+        thunk: Callable[[], object],
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> object:
+        """Run `thunk` if `cond` holds; otherwise emit `step_skipped` and return None."""
+        helpers = conditionals(self._run.ctx)
+        return await helpers.when(cond, thunk, name=name, reason=reason)
+
+    @overload
+    async def unless(
+        self,
+        cond: Condition,
+        thunk: Callable[[], Awaitable[T]],
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> T | None: ...
+
+    @overload
+    async def unless(
+        self,
+        cond: Condition,
+        thunk: Callable[[], T],
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> T | None: ...
+
+    async def unless(
+        self,
+        cond: Condition,
+        thunk: Callable[[], object],
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> object:
+        """Run `thunk` unless `cond` holds; otherwise emit `step_skipped` and return None."""
+        helpers = conditionals(self._run.ctx)
+        return await helpers.unless(cond, thunk, name=name, reason=reason)
+
+    @overload
+    async def when_or(
+        self,
+        cond: Condition,
+        thunk: Callable[[], Awaitable[T]],
+        default: D,
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> T | D: ...
+
+    @overload
+    async def when_or(
+        self,
+        cond: Condition,
+        thunk: Callable[[], T],
+        default: D,
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> T | D: ...
+
+    async def when_or(
+        self,
+        cond: Condition,
+        thunk: Callable[[], object],
+        default: object,
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> object:
+        """Like `when`, returning `default` instead of None when skipped."""
+        helpers = conditionals(self._run.ctx)
+        return await helpers.when_or(cond, thunk, default, name=name, reason=reason)
+
+    @overload
+    async def unless_or(
+        self,
+        cond: Condition,
+        thunk: Callable[[], Awaitable[T]],
+        default: D,
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> T | D: ...
+
+    @overload
+    async def unless_or(
+        self,
+        cond: Condition,
+        thunk: Callable[[], T],
+        default: D,
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> T | D: ...
+
+    async def unless_or(
+        self,
+        cond: Condition,
+        thunk: Callable[[], object],
+        default: object,
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> object:
+        """Like `unless`, returning `default` instead of None when skipped."""
+        helpers = conditionals(self._run.ctx)
+        return await helpers.unless_or(cond, thunk, default, name=name, reason=reason)

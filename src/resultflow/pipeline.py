@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
 
 from returns.result import Failure as _Failure
 from returns.result import Success as _Success
@@ -46,7 +46,11 @@ if TYPE_CHECKING:
     from resultflow.policies import Policy
     from resultflow.retry import RetryPolicy
 
-__all__ = ["AnyResult", "RunState", "StepInfo", "StepInterceptor", "StepSpec"]
+__all__ = ["AnyResult", "RunState", "StepBase", "StepInfo", "StepInterceptor", "StepOp", "StepSpec"]
+
+T = TypeVar("T")
+E = TypeVar("E")
+E_contra = TypeVar("E_contra", contravariant=True)
 
 AnyResult: TypeAlias = Ok[object] | Err[object]
 AfterStepHook: TypeAlias = Callable[[str, AnyResult, str, object], object]
@@ -61,6 +65,16 @@ Call `await proceed()` to execute the op as usual (with its retries, timeout and
 guards), or return a Result of your own to stand in for it. `resultflow.testing`'s
 harness uses it to script step outcomes.
 """
+
+StepOp: TypeAlias = (
+    Ok[T]
+    | Err[E]
+    | Awaitable[Ok[T] | Err[E]]
+    | Callable[[], Ok[T] | Err[E]]
+    | Callable[[], Awaitable[Ok[T] | Err[E]]]
+)
+"""What a step accepts: a Result, an awaitable of one, or a zero-argument callable."""
+
 
 # (run token, scope id) of the innermost concurrent scope in this task.
 current_scope: ContextVar[tuple[object, str] | None] = ContextVar(
@@ -501,3 +515,23 @@ def discard(op: object) -> None:
     """Close a bare coroutine that will not run, so Python does not warn about it."""
     if inspect.iscoroutine(op):
         op.close()
+
+
+class StepBase(Generic[E_contra]):
+    """What every family of step methods shares: the run state and unwrapping."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: RunState) -> None:
+        self._run = run
+
+    @property
+    def context(self) -> RunContext:
+        """The run's context: `workflow_id`, the user `context`, `emit(event)`, the clock."""
+        return self._run.ctx
+
+    def _unwrap(self, result: AnyResult) -> Any:
+        """The Ok value, or the signal that ends the body with the Err."""
+        if type(result) is Ok:
+            return result.value
+        raise self._run.exit(result)

@@ -8,13 +8,25 @@ with the scope's id as their `parent_id`. Failing fast means cancelling the sibl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar, cast, overload
 
 from resultflow.events import ScopeEnded, ScopeKind, ScopeStarted
-from resultflow.pipeline import AnyResult, RunState, StepSpec, current_scope
+from resultflow.pipeline import AnyResult, RunState, StepBase, StepOp, StepSpec, current_scope
 from resultflow.result import Err, Ok
 
-__all__ = ["run_all", "run_map", "run_race", "run_settled"]
+__all__ = ["ConcurrentSteps", "run_all", "run_map", "run_race", "run_settled"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+F = TypeVar("F")
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
+T3 = TypeVar("T3")
+T4 = TypeVar("T4")
+T5 = TypeVar("T5")
+T6 = TypeVar("T6")
+E_contra = TypeVar("E_contra", contravariant=True)
 
 
 class _Scope:
@@ -186,3 +198,114 @@ async def run_map(
 
     ops = [op_for(item) for item in items]
     return await run_all(run, "map", ops, name, [f"{name}[{i}]" for i in range(len(ops))])
+
+
+class ConcurrentSteps(StepBase[E_contra]):
+    """The concurrent step variants: `all`, `parallel`, `race`, `all_settled`, `map`."""
+
+    __slots__ = ()
+
+    @overload
+    async def all(self, a: StepOp[T1, E_contra], /, *, name: str | None = None) -> tuple[T1]: ...
+
+    @overload
+    async def all(
+        self, a: StepOp[T1, E_contra], b: StepOp[T2, E_contra], /, *, name: str | None = None
+    ) -> tuple[T1, T2]: ...
+
+    @overload
+    async def all(
+        self,
+        a: StepOp[T1, E_contra],
+        b: StepOp[T2, E_contra],
+        c: StepOp[T3, E_contra],
+        /,
+        *,
+        name: str | None = None,
+    ) -> tuple[T1, T2, T3]: ...
+
+    @overload
+    async def all(
+        self,
+        a: StepOp[T1, E_contra],
+        b: StepOp[T2, E_contra],
+        c: StepOp[T3, E_contra],
+        d: StepOp[T4, E_contra],
+        /,
+        *,
+        name: str | None = None,
+    ) -> tuple[T1, T2, T3, T4]: ...
+
+    @overload
+    async def all(
+        self,
+        a: StepOp[T1, E_contra],
+        b: StepOp[T2, E_contra],
+        c: StepOp[T3, E_contra],
+        d: StepOp[T4, E_contra],
+        e: StepOp[T5, E_contra],
+        /,
+        *,
+        name: str | None = None,
+    ) -> tuple[T1, T2, T3, T4, T5]: ...
+
+    @overload
+    async def all(
+        self,
+        a: StepOp[T1, E_contra],
+        b: StepOp[T2, E_contra],
+        c: StepOp[T3, E_contra],
+        d: StepOp[T4, E_contra],
+        e: StepOp[T5, E_contra],
+        f: StepOp[T6, E_contra],
+        /,
+        *,
+        name: str | None = None,
+    ) -> tuple[T1, T2, T3, T4, T5, T6]: ...
+
+    @overload
+    async def all(
+        self, *ops: StepOp[object, E_contra], name: str | None = None
+    ) -> tuple[object, ...]: ...
+
+    async def all(self, *ops: object, name: str | None = None) -> tuple[object, ...]:
+        """Run ops concurrently; the first Err cancels the rest and exits the body."""
+        values = await run_all(self._run, "all", list(ops), name)
+        return tuple(self._unwrap(r) for r in values)
+
+    async def parallel(
+        self, *, name: str | None = None, **ops: StepOp[object, E_contra]
+    ) -> dict[str, object]:
+        """Named `all`: returns `{name: value}`. Values are `object`: use `all` for types."""
+        labels = list(ops)
+        values = await run_all(self._run, "parallel", list(ops.values()), name, labels)
+        return {label: self._unwrap(r) for label, r in zip(labels, values, strict=True)}
+
+    async def race(self, *ops: StepOp[T, E_contra], name: str | None = None) -> T:
+        """Run ops concurrently; the first to finish decides (Ok or Err), the rest are cancelled."""
+        value: T = self._unwrap(await run_race(self._run, list(ops), name))
+        return value
+
+    async def all_settled(
+        self: ConcurrentSteps[list[F]], *ops: StepOp[T, F], name: str | None = None
+    ) -> list[T]:
+        """Run every op to the end; if any failed, exit with `Err([errors...])` in order."""
+        results = await run_settled(self._run, list(ops), name)
+        errors = [r.error for r in results if type(r) is Err]
+        if errors:
+            raise self._run.exit(Err(errors))
+        values: list[T] = [r.value for r in results if type(r) is Ok]  # type: ignore[misc]
+        return values
+
+    async def map(
+        self,
+        items: Iterable[U],
+        fn: Callable[[U], StepOp[T, E_contra]],
+        *,
+        concurrency: int | None = None,
+        name: str | None = None,
+    ) -> list[T]:
+        """`fn(item)` for each item, at most `concurrency` at once, in input order, fail fast."""
+        make_op = cast("Callable[[object], object]", fn)
+        values = await run_map(self._run, list(items), make_op, concurrency, name or "map")
+        return [self._unwrap(r) for r in values]

@@ -7,11 +7,10 @@ it is rejected by mypy and pyright, because `Step` is contravariant in `E`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import (
     TYPE_CHECKING,
     Any,
-    Generic,
     Literal,
     NoReturn,
     TypeAlias,
@@ -22,14 +21,13 @@ from typing import (
 
 from returns.result import Result as ReturnsResult
 
-from resultflow import scopes
-from resultflow.context import RunContext
-from resultflow.pipeline import AnyResult, RunState, StepSpec, spec_from_policy
+from resultflow.conditional import ConditionalSteps
+from resultflow.pipeline import AnyResult, RunState, StepOp, StepSpec, spec_from_policy
 from resultflow.result import Err, Ok
+from resultflow.scopes import ConcurrentSteps
 from resultflow.timeout import Timeout
 
 if TYPE_CHECKING:
-    from resultflow.conditional import Condition
     from resultflow.guard import Guard
     from resultflow.policies import Policy
     from resultflow.retry import RetryPolicy
@@ -37,42 +35,22 @@ if TYPE_CHECKING:
 __all__ = ["Step", "StepOp"]
 
 T = TypeVar("T")
-E = TypeVar("E")
-U = TypeVar("U")
-D = TypeVar("D")
 F = TypeVar("F")
-T1 = TypeVar("T1")
-T2 = TypeVar("T2")
-T3 = TypeVar("T3")
-T4 = TypeVar("T4")
-T5 = TypeVar("T5")
-T6 = TypeVar("T6")
 E_contra = TypeVar("E_contra", contravariant=True)
 
-StepOp: TypeAlias = (
-    Ok[T]
-    | Err[E]
-    | Awaitable[Ok[T] | Err[E]]
-    | Callable[[], Ok[T] | Err[E]]
-    | Callable[[], Awaitable[Ok[T] | Err[E]]]
-)
-"""What a step accepts: a Result, an awaitable of one, or a zero-argument callable."""
 
 Backoff: TypeAlias = Literal["exponential", "linear", "fixed"]
 
 
-class Step(Generic[E_contra]):
-    """The step runner handed to a workflow body; `E` is the body's error union."""
+class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
+    """The step runner handed to a workflow body; `E` is the body's error union.
 
-    __slots__ = ("_run",)
+    `await step(op)` unwraps `op`'s Ok value or stops the body with its Err. The
+    concurrent variants (`all`, `parallel`, `race`, `all_settled`, `map`) come from
+    `ConcurrentSteps`, the conditionals (`when`, `unless`, ...) from `ConditionalSteps`.
+    """
 
-    def __init__(self, run: RunState) -> None:
-        self._run = run
-
-    @property
-    def context(self) -> RunContext:
-        """The run's context: `workflow_id`, the user `context`, `emit(event)`, the clock."""
-        return self._run.ctx
+    __slots__ = ()
 
     # -- the step itself ------------------------------------------------------------
     @overload
@@ -351,261 +329,7 @@ class Step(Generic[E_contra]):
 
         await self(sleeping, key=key, name=name)
 
-    # -- concurrent scopes --------------------------------------------------------------
-    @overload
-    async def all(self, a: StepOp[T1, E_contra], /, *, name: str | None = None) -> tuple[T1]: ...
-
-    @overload
-    async def all(
-        self, a: StepOp[T1, E_contra], b: StepOp[T2, E_contra], /, *, name: str | None = None
-    ) -> tuple[T1, T2]: ...
-
-    @overload
-    async def all(
-        self,
-        a: StepOp[T1, E_contra],
-        b: StepOp[T2, E_contra],
-        c: StepOp[T3, E_contra],
-        /,
-        *,
-        name: str | None = None,
-    ) -> tuple[T1, T2, T3]: ...
-
-    @overload
-    async def all(
-        self,
-        a: StepOp[T1, E_contra],
-        b: StepOp[T2, E_contra],
-        c: StepOp[T3, E_contra],
-        d: StepOp[T4, E_contra],
-        /,
-        *,
-        name: str | None = None,
-    ) -> tuple[T1, T2, T3, T4]: ...
-
-    @overload
-    async def all(
-        self,
-        a: StepOp[T1, E_contra],
-        b: StepOp[T2, E_contra],
-        c: StepOp[T3, E_contra],
-        d: StepOp[T4, E_contra],
-        e: StepOp[T5, E_contra],
-        /,
-        *,
-        name: str | None = None,
-    ) -> tuple[T1, T2, T3, T4, T5]: ...
-
-    @overload
-    async def all(
-        self,
-        a: StepOp[T1, E_contra],
-        b: StepOp[T2, E_contra],
-        c: StepOp[T3, E_contra],
-        d: StepOp[T4, E_contra],
-        e: StepOp[T5, E_contra],
-        f: StepOp[T6, E_contra],
-        /,
-        *,
-        name: str | None = None,
-    ) -> tuple[T1, T2, T3, T4, T5, T6]: ...
-
-    @overload
-    async def all(
-        self, *ops: StepOp[object, E_contra], name: str | None = None
-    ) -> tuple[object, ...]: ...
-
-    async def all(self, *ops: object, name: str | None = None) -> tuple[object, ...]:
-        """Run ops concurrently; the first Err cancels the rest and exits the body."""
-        values = await scopes.run_all(self._run, "all", list(ops), name)
-        return tuple(self._unwrap(r) for r in values)
-
-    async def parallel(
-        self, *, name: str | None = None, **ops: StepOp[object, E_contra]
-    ) -> dict[str, object]:
-        """Named `all`: returns `{name: value}`. Values are `object`: use `all` for types."""
-        labels = list(ops)
-        values = await scopes.run_all(self._run, "parallel", list(ops.values()), name, labels)
-        return {label: self._unwrap(r) for label, r in zip(labels, values, strict=True)}
-
-    async def race(self, *ops: StepOp[T, E_contra], name: str | None = None) -> T:
-        """Run ops concurrently; the first to finish decides (Ok or Err), the rest are cancelled."""
-        value: T = self._unwrap(await scopes.run_race(self._run, list(ops), name))
-        return value
-
-    async def all_settled(
-        self: Step[list[F]], *ops: StepOp[T, F], name: str | None = None
-    ) -> list[T]:
-        """Run every op to the end; if any failed, exit with `Err([errors...])` in order."""
-        results = await scopes.run_settled(self._run, list(ops), name)
-        errors = [r.error for r in results if type(r) is Err]
-        if errors:
-            raise self._run.exit(Err(errors))
-        values: list[T] = [r.value for r in results if type(r) is Ok]  # type: ignore[misc]
-        return values
-
-    async def map(
-        self,
-        items: Iterable[U],
-        fn: Callable[[U], StepOp[T, E_contra]],
-        *,
-        concurrency: int | None = None,
-        name: str | None = None,
-    ) -> list[T]:
-        """`fn(item)` for each item, at most `concurrency` at once, in input order, fail fast."""
-        make_op = cast("Callable[[object], object]", fn)
-        values = await scopes.run_map(self._run, list(items), make_op, concurrency, name or "map")
-        return [self._unwrap(r) for r in values]
-
-    # -- conditionals -------------------------------------------------------------------
-    @overload
-    async def when(
-        self,
-        cond: Condition,
-        thunk: Callable[[], Awaitable[T]],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | None: ...
-
-    @overload
-    async def when(
-        self,
-        cond: Condition,
-        thunk: Callable[[], T],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | None: ...
-
-    async def when(
-        self,
-        cond: Condition,
-        thunk: Callable[[], object],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> object:
-        """Run `thunk` if `cond` holds; otherwise emit `step_skipped` and return None."""
-        from resultflow.conditional import conditionals
-
-        helpers = conditionals(self._run.ctx)
-        return await helpers.when(cond, thunk, name=name, reason=reason)
-
-    @overload
-    async def unless(
-        self,
-        cond: Condition,
-        thunk: Callable[[], Awaitable[T]],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | None: ...
-
-    @overload
-    async def unless(
-        self,
-        cond: Condition,
-        thunk: Callable[[], T],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | None: ...
-
-    async def unless(
-        self,
-        cond: Condition,
-        thunk: Callable[[], object],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> object:
-        """Run `thunk` unless `cond` holds; otherwise emit `step_skipped` and return None."""
-        from resultflow.conditional import conditionals
-
-        helpers = conditionals(self._run.ctx)
-        return await helpers.unless(cond, thunk, name=name, reason=reason)
-
-    @overload
-    async def when_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], Awaitable[T]],
-        default: D,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | D: ...
-
-    @overload
-    async def when_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], T],
-        default: D,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | D: ...
-
-    async def when_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], object],
-        default: object,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> object:
-        """Like `when`, returning `default` instead of None when skipped."""
-        from resultflow.conditional import conditionals
-
-        helpers = conditionals(self._run.ctx)
-        return await helpers.when_or(cond, thunk, default, name=name, reason=reason)
-
-    @overload
-    async def unless_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], Awaitable[T]],
-        default: D,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | D: ...
-
-    @overload
-    async def unless_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], T],
-        default: D,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | D: ...
-
-    async def unless_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], object],
-        default: object,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> object:
-        """Like `unless`, returning `default` instead of None when skipped."""
-        from resultflow.conditional import conditionals
-
-        helpers = conditionals(self._run.ctx)
-        return await helpers.unless_or(cond, thunk, default, name=name, reason=reason)
-
     # -- internals ------------------------------------------------------------------------
-    def _unwrap(self, result: AnyResult) -> Any:
-        if type(result) is Ok:
-            return result.value
-        raise self._run.exit(result)
-
     def _spec(
         self,
         op: object,
