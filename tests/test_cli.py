@@ -39,6 +39,13 @@ async def test_demo_persists_to_sqlite_and_resumes_without_redoing_steps(tmp_pat
     assert "(2 retries)" in text
     # reserve once, charge 3 attempts in the first run only, ship in both runs
     assert "{'reserve': 1, 'charge': 3, 'ship': 2}" in text
+    # the large orders pause, one is rejected and rolled back in reverse, one ships
+    assert "Paused(run_id='o-2001', pending=['approve:o-2001'])" in text
+    assert "Failed(run_id='o-2001', error=ApprovalRejected(" in text
+    assert "Completed(run_id='o-2002', result='tracking-for-reservation-o-2002')" in text
+    rollback = text.index("[ok] compensate charge")
+    assert rollback < text.index("[ok] compensate reserve")
+    assert "'refund': 1, 'release': 1, 'ship': 1" in text
 
 
 async def test_order_workflow_directly() -> None:

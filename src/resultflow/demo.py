@@ -1,9 +1,13 @@
-"""`resultflow demo`: a sample order workflow run end to end on an embedded SQLite store.
+"""`resultflow demo`: sample order workflows run end to end on an embedded SQLite store.
 
-The order first fails at shipping (after a payment call that needed retries); its
-finished steps are persisted to SQLite, then the run is resumed from that state: the
-reserved stock and the payment are not redone, only shipping runs again. Each run's
-tree and timeline are printed from its events.
+1. An order fails at shipping (after a payment call that needed retries); its finished
+   steps are persisted to SQLite and the run is resumed from that state: the reserved
+   stock and the payment are not redone, only shipping runs again.
+2. Large orders are sagas that wait for a manager's approval, kept in SQLite by the
+   `HITLOrchestrator`: a rejected order rolls back (refund, then release the stock, in
+   reverse order), an approved one completes.
+
+Each run's tree and timeline are printed from its events.
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ from pathlib import Path
 
 from resultflow import Err, Ok, Step, StepCollector, clear_step, run
 from resultflow.devtools import Devtools
-from resultflow.errors import TaggedError
+from resultflow.errors import ApprovalRejected, PendingApproval, TaggedError
 from resultflow.events import WorkflowEvent
+from resultflow.hitl import HITLOrchestrator, KVApprovalStore, KVStateStore
 from resultflow.persistence.kv_sqlite import SQLiteKV
 from resultflow.persistence.state import StatePersistence
 from resultflow.retry import RetryPolicy
+from resultflow.runner import Workflow
+from resultflow.saga import SagaErrors, SagaStep, saga_workflow
 
-__all__ = ["OrderServices", "order_workflow", "run_demo"]
+__all__ = ["OrderServices", "checkout_saga", "order_workflow", "run_demo"]
 
 
 class OutOfStock(TaggedError):
@@ -74,6 +81,14 @@ class OrderServices:
             return Err(CarrierUnavailable("north-express"))
         return Ok(f"tracking-for-{reservation}")
 
+    def release(self, reservation: str) -> None:
+        """Compensation of `reserve`: put the stock back."""
+        self._count("release")
+
+    async def refund(self, payment: str) -> None:
+        """Compensation of `charge`: give the money back."""
+        self._count("refund")
+
 
 def order_workflow(
     services: OrderServices,
@@ -91,6 +106,33 @@ def order_workflow(
         return await step(lambda: services.ship(reservation), key="ship", name="ship")
 
     return order
+
+
+CheckoutErrors = OrderError | PendingApproval | ApprovalRejected
+
+
+def checkout_saga(
+    services: OrderServices, orchestrator: HITLOrchestrator
+) -> Workflow[[str, int], str, SagaErrors[CheckoutErrors]]:
+    """A checkout saga: reserve, charge, a manager's approval above 1000, then ship."""
+
+    @saga_workflow(name="checkout")
+    async def checkout(saga: SagaStep[CheckoutErrors], order: str, total: int) -> str:
+        reservation = await saga.step(
+            lambda: services.reserve(order),
+            key="reserve",
+            name="reserve",
+            compensate=services.release,
+        )
+        await saga.step(
+            lambda: services.charge(total), key="charge", name="charge", compensate=services.refund
+        )
+        if total > 1000:
+            approval = orchestrator.approval(f"approve:{order}", f"order over 1000: {total}")
+            await saga.step(approval, key=f"approve:{order}", name="approval")
+        return await saga.step(lambda: services.ship(reservation), key="ship", name="ship")
+
+    return checkout
 
 
 async def run_demo(db_path: Path | None = None, print_fn: Callable[[str], object] = print) -> int:
@@ -146,8 +188,34 @@ async def _demo(db_path: Path, print_fn: Callable[[str], object]) -> int:
     print_fn(devtools.render())
     print_fn(devtools.render_timeline())
     print_fn(f"\ncalls to the services across both runs: {services.calls}")
+    approved = await _approval_demo(store, print_fn)
     await store.close()
-    return 0 if isinstance(second, Ok) else 1
+    return 0 if isinstance(second, Ok) and approved else 1
+
+
+async def _approval_demo(store: SQLiteKV, print_fn: Callable[[str], object]) -> bool:
+    """Two large orders wait for a manager: one is rejected and rolls back, one completes."""
+    services = OrderServices(gateway_failures=0, carrier_up=True)
+    devtools = Devtools(workflow_name="checkout")
+    orchestrator = HITLOrchestrator(
+        KVApprovalStore(store), KVStateStore(store), on_event=devtools.handle_event
+    )
+    checkout = checkout_saga(services, orchestrator)
+    print_fn("\n3) two large orders need a manager's approval (kept in SQLite)")
+    for order in ("o-2001", "o-2002"):
+        outcome = await orchestrator.execute(checkout, order, 1500, run_id=order)
+        print_fn(f"   {order}: {outcome!r}")
+    print_fn("\n4) the manager rejects o-2001: the saga rolls back in reverse order")
+    rejected = await orchestrator.reject("approve:o-2001", "budget frozen", actor="ann")
+    print_fn(f"   resumed: {rejected!r}")
+    print_fn(devtools.render())
+    print_fn("\n5) the manager approves o-2002: the order ships")
+    granted = await orchestrator.grant("approve:o-2002", "ok", actor="ann")
+    print_fn(f"   resumed: {granted!r}")
+    print_fn(devtools.render())
+    print_fn(devtools.render_timeline())
+    print_fn(f"\ncalls to the services for the large orders: {services.calls}")
+    return services.calls.get("refund") == 1 and services.calls.get("release") == 1
 
 
 def main() -> int:
