@@ -11,6 +11,9 @@ pays nothing for them.
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
@@ -399,3 +402,44 @@ WorkflowEvent: TypeAlias = (
     | ApprovalDenied
 )
 """Every event a run can emit; `match` on it is exhaustiveness-checked."""
+
+
+def _install_fast_init(cls: type) -> None:
+    """Give a frozen, slotted event dataclass an `__init__` that writes its slots directly.
+
+    A frozen dataclass's generated `__init__` assigns every field through
+    `object.__setattr__`, which costs about twice as much as writing the slot's member
+    descriptor. Events are built on the hot path of every observed step, so each event
+    class gets an equivalent `__init__` (same keyword-only signature and defaults) that
+    uses the descriptors. Instances stay frozen: assignment still raises.
+    """
+    namespace: dict[str, object] = {"MISSING": dataclasses.MISSING}
+    params: list[str] = []
+    body: list[str] = []
+    for item in dataclasses.fields(cls):
+        name = item.name
+        namespace[f"set_{name}"] = getattr(cls, name).__set__
+        if not item.init:
+            namespace[f"default_{name}"] = item.default
+            body.append(f"    set_{name}(self, default_{name})")
+        elif item.default is not dataclasses.MISSING:
+            namespace[f"default_{name}"] = item.default
+            params.append(f"{name}=default_{name}")
+            body.append(f"    set_{name}(self, {name})")
+        elif item.default_factory is not dataclasses.MISSING:
+            namespace[f"factory_{name}"] = item.default_factory
+            params.append(f"{name}=MISSING")
+            body.append(f"    set_{name}(self, factory_{name}() if {name} is MISSING else {name})")
+        else:
+            params.append(name)
+            body.append(f"    set_{name}(self, {name})")
+    source = f"def __init__(self, *, {', '.join(params)}):\n" + "\n".join(body) + "\n"
+    exec(source, namespace)  # generated from field names only, like dataclasses itself
+    init = namespace["__init__"]
+    assert isinstance(init, types.FunctionType)
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    setattr(cls, "__init__", init)  # noqa: B010 - replacing a method on purpose
+
+
+for _event_class in typing.get_args(WorkflowEvent):
+    _install_fast_init(_event_class)

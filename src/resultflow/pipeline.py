@@ -11,7 +11,7 @@ whole-step timeout wraps the retries. Events are only built when a listener exis
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
@@ -91,22 +91,40 @@ class StepInfo:
     key: str | None
 
 
-@dataclass(frozen=True, slots=True)
 class StepSpec:
-    """The effective options of one step, after policies are resolved."""
+    """The effective options of one step, after policies are resolved.
 
-    key: str | None = None
-    name: str | None = None
-    retry: RetryPolicy | None = None
-    timeout: Timeout | None = None
-    guards: tuple[Guard, ...] = ()
-    ttl: float | None = None
-    description: str | None = None
+    A plain slotted class rather than a dataclass: one is built for every executed
+    step, and this keeps that cheap. Treat instances as read-only.
+    """
 
-    @property
-    def plain(self) -> bool:
-        """True when the step needs no retry, timeout or guard machinery."""
-        return self.retry is None and self.timeout is None and not self.guards
+    __slots__ = ("description", "guards", "key", "name", "plain", "retry", "timeout", "ttl")
+
+    def __init__(
+        self,
+        key: str | None = None,
+        name: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: Timeout | None = None,
+        guards: tuple[Guard, ...] = (),
+        ttl: float | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.key = key
+        self.name = name
+        self.retry = retry
+        self.timeout = timeout
+        self.guards = guards
+        self.ttl = ttl
+        self.description = description
+        # True when the step needs no retry, timeout or guard machinery.
+        self.plain = retry is None and timeout is None and not guards
+
+    def __repr__(self) -> str:
+        return (
+            f"StepSpec(key={self.key!r}, name={self.name!r}, retry={self.retry!r}, "
+            f"timeout={self.timeout!r}, guards={self.guards!r}, ttl={self.ttl!r})"
+        )
 
 
 def spec_from_policy(
@@ -233,12 +251,16 @@ class RunState:
                 await ctx.emit(StepCacheMiss(**self.step_fields(step_id, name, key, parent_id)))
         if self.on_before_step is not None:
             await self._before_step(op, StepInfo(step_id, name, key))
-        if listening:
-            await ctx.emit(StepStarted(**self.step_fields(step_id, name, key, parent_id)))
+        fields = self.step_fields(step_id, name, key, parent_id) if listening else None
+        if fields is not None:
+            await ctx.emit(StepStarted(**fields))
         clock = ctx.clock
         started = clock.monotonic()
         try:
-            result = await self._attempts(op, spec, step_id, parent_id)
+            if spec.plain and self.interceptor is None:
+                result = await self.once(op, spec.name or key or step_id)
+            else:
+                result = await self._attempts(op, spec, step_id, parent_id)
         except BaseException as exc:
             if listening and not isinstance(exc, StepExit | GeneratorExit):
                 await ctx.emit(
@@ -249,8 +271,8 @@ class RunState:
                 )
             raise
         duration = clock.monotonic() - started
-        if listening:
-            fields = self.step_fields(step_id, name, key, parent_id)
+        if fields is not None:
+            fields["ts"] = ctx.now()
             if type(result) is Ok:
                 await ctx.emit(StepSucceeded(**fields, value=result.value, duration_s=duration))
             else:
@@ -489,7 +511,7 @@ class RunState:
 
     def step_fields(
         self, step_id: str, name: str | None, key: str | None, parent_id: str | None
-    ) -> Mapping[str, Any]:
+    ) -> dict[str, Any]:
         ctx = self.ctx
         return {
             "workflow_id": ctx.workflow_id,

@@ -148,15 +148,15 @@ class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
         description: str | None = None,
     ) -> object:
         run = self._run
-        if (
-            run.plain
-            and key is None
-            and retry is None
+        unwrapped = (
+            retry is None
             and timeout is None
             and policy is None
             and breaker is None
             and limiter is None
-        ):
+            and not run.defaults
+        )
+        if unwrapped and key is None and run.plain:
             # Fast path: nothing observes or wraps this step.
             kind = type(op)
             result = (
@@ -165,6 +165,8 @@ class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
             if type(result) is Ok:
                 return result.value
             raise run.exit(result)
+        if unwrapped:  # observed or keyed, but no reliability options to resolve
+            return self._unwrap(await run.execute(op, StepSpec(key, name, None, None, (), ttl)))
         spec = self._spec(
             op,
             key=key,
