@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from bench import breaker_overhead, retry_path, step_overhead
 from bench.__main__ import render
 from bench.timing import Figure, machine
