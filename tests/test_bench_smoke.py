@@ -25,7 +25,7 @@ def test_benchmarks_produce_figures_side_by_side() -> None:
         assert figure.peer > 0
     text = render({"when": "now", "machine": machine()}, figures)
     assert text.startswith("# Benchmarks")
-    assert text.count("\n| ") == len(figures) + 1  # header + one row per figure
+    assert text.count("\n| ") == len(figures) + 2  # header, separator, a row per figure
 
 
 def test_figure_ratio_and_dict() -> None:
