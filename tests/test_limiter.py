@@ -564,6 +564,21 @@ async def test_waiter_cancelled_right_after_being_handed_a_slot_gives_it_back() 
     assert limiter.stats() == ConcurrencyStats(active=0, queued=0)
 
 
+async def test_waiter_cancelled_then_passed_over_by_a_release_still_ends_cancelled() -> None:
+    limiter = ConcurrencyLimiter("db", max_concurrent=1, clock=manual_clock())
+    await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire())
+    await settle()
+    waiter.cancel()  # its queue entry is cancelled at once ...
+    limiter.release()  # ... and dropped by this release before the waiter's task runs
+    await settle()
+    assert waiter.cancelled()  # a CancelledError, not a ValueError from the queue
+    assert limiter.stats() == ConcurrencyStats(active=0, queued=0)
+    await limiter.acquire()
+    assert limiter.stats() == ConcurrencyStats(active=1, queued=0)
+    limiter.release()
+
+
 async def test_cancelling_a_running_call_releases_its_slot() -> None:
     clock = TestClock()
     limiter = ConcurrencyLimiter("db", max_concurrent=1, clock=clock)

@@ -204,10 +204,10 @@ class ConcurrencyLimiter:
         try:
             await turn
         except asyncio.CancelledError:
-            if turn.cancelled():
-                self._queue.remove(turn)
-            else:  # the slot was handed over just before the cancellation: give it back
+            if not turn.cancelled():  # the slot was handed over just before the cancellation
                 self.release()
+            elif turn in self._queue:  # else a release() already dropped it while passing by
+                self._queue.remove(turn)
             raise
 
     def _queued(self) -> int:
