@@ -343,6 +343,55 @@ async def test_a_stale_trial_outcome_does_not_move_the_state(clock: TestClock) -
     assert breaker.stats().state is OPEN
 
 
+class GeneralPathStore(MemoryBreakerStore):
+    """The memory store, not exactly: the breaker asks it through the store protocol."""
+
+
+@pytest.mark.parametrize("store_type", [MemoryBreakerStore, GeneralPathStore])
+async def test_a_call_from_before_a_reset_does_not_reopen_the_circuit(
+    clock: TestClock, store_type: type[MemoryBreakerStore]
+) -> None:
+    breaker = make(clock, failure_threshold=1, store=store_type())
+    gate = asyncio.Event()
+
+    async def slow_failure() -> Result[str, str]:
+        await gate.wait()
+        return Err("late")
+
+    late = asyncio.create_task(breaker.call_result(slow_failure))
+    await asyncio.sleep(0)  # admitted while CLOSED
+    await breaker.reset()
+    gate.set()
+    assert await late == Err("late")
+    stats = breaker.stats()
+    assert stats.state is CLOSED  # counted, but it does not move the state
+    assert stats.failure_count == 1
+    assert await breaker.call_result(err) == Err("down")  # a fresh failure still trips it
+    assert breaker.stats().state is OPEN
+
+
+@pytest.mark.parametrize("store_type", [MemoryBreakerStore, GeneralPathStore])
+async def test_a_call_from_before_a_recovery_does_not_reopen_the_circuit(
+    clock: TestClock, store_type: type[MemoryBreakerStore]
+) -> None:
+    breaker = make(clock, failure_threshold=1, store=store_type())
+    gate = asyncio.Event()
+
+    async def slow_boom() -> str:
+        await gate.wait()
+        raise Boom("late")
+
+    late = asyncio.create_task(breaker.call(slow_boom))
+    await asyncio.sleep(0)  # admitted while CLOSED
+    await trip(breaker)
+    clock.advance(30.0)
+    assert await breaker.call_result(ok) == Ok("fine")  # the trial closes it again
+    gate.set()
+    with pytest.raises(Boom):
+        await late
+    assert breaker.stats().state is CLOSED
+
+
 # -- is_failure ----------------------------------------------------------------------
 
 

@@ -120,6 +120,28 @@ async def test_window_and_reset_through_redis(store: RedisBreakerStore, clock: T
     assert await breaker.call_result(ok) == Ok("fine")
 
 
+async def test_a_call_from_before_a_reset_does_not_reopen_through_redis(
+    store: RedisBreakerStore, clock: TestClock
+) -> None:
+    breaker = make(store, clock, failure_threshold=1)
+    started, gate = asyncio.Event(), asyncio.Event()
+
+    async def slow_failure() -> Result[str, str]:
+        started.set()
+        await gate.wait()
+        return Err("late")
+
+    late = asyncio.create_task(breaker.call_result(slow_failure))
+    await started.wait()  # admitted while CLOSED
+    await breaker.reset()
+    gate.set()
+    assert await late == Err("late")
+    stats = await breaker.fetch_stats()
+    assert (stats.state, stats.failure_count) == (CLOSED, 1)
+    assert await breaker.call_result(err) == Err("down")
+    assert breaker.stats().state is OPEN
+
+
 async def test_keys_live_under_the_prefix_and_expire(
     store: RedisBreakerStore, clock: TestClock, redis_url: str, redis_prefix: str
 ) -> None:

@@ -171,10 +171,11 @@ class CircuitBreaker:
         """
         circuit = self._local_closed()
         if circuit is not None:
+            generation = circuit.generation
             try:
                 value = await fn()
             except Exception as exc:
-                self._settle_local(circuit, failed=self._counts(exc))
+                self._settle_local(circuit, generation, failed=self._counts(exc))
                 raise
             circuit.count_success()
             return value
@@ -202,15 +203,16 @@ class CircuitBreaker:
         """
         circuit = self._local_closed()
         if circuit is not None:
+            generation = circuit.generation
             try:
                 result = await fn()
             except Exception as exc:
-                self._settle_local(circuit, failed=True)
+                self._settle_local(circuit, generation, failed=True)
                 return Err(UnexpectedError.from_exception(exc), exc)
             if type(result) is Ok:
                 circuit.count_success()
             else:
-                self._settle_local_result(circuit, result)
+                self._settle_local_result(circuit, generation, result)
             return result
         try:
             ticket = await self._admit()
@@ -282,16 +284,18 @@ class CircuitBreaker:
             circuit = self._circuit = self._memory.circuit(self._name)
         return circuit if circuit.state is _CLOSED else None
 
-    def _settle_local(self, circuit: MemoryCircuit, *, failed: bool) -> None:
+    def _settle_local(self, circuit: MemoryCircuit, generation: int, *, failed: bool) -> None:
+        """Count the outcome of a call admitted while CLOSED in `generation`."""
         if failed:
-            self._notify(circuit.count_failure(self._config, self._clock.now()))
+            self._notify(circuit.count_failure(self._config, self._clock.now(), generation))
         else:
             circuit.count_success()
 
-    def _settle_local_result(self, circuit: MemoryCircuit, result: object) -> None:
+    def _settle_local_result(self, circuit: MemoryCircuit, generation: int, result: object) -> None:
         """Count the outcome of a call admitted while CLOSED that is not a plain `Ok`."""
         if isinstance(result, Err):
-            self._settle_local(circuit, failed=self._counts(cast("Err[object]", result).error))
+            error = cast("Err[object]", result).error
+            self._settle_local(circuit, generation, failed=self._counts(error))
         elif isinstance(result, Ok):
             circuit.count_success()
         else:

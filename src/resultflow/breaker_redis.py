@@ -303,7 +303,8 @@ elseif op == 'record' then
     add_failure()
     if current then
       open()
-    elseif state == 'closed' and redis.call('ZCARD', failures_key) >= threshold then
+    elseif state == 'closed' and ticket_generation == generation
+        and redis.call('ZCARD', failures_key) >= threshold then
       open()
     end
   else

@@ -294,16 +294,18 @@ class MemoryCircuit:
         with self.lock:
             self.success_count += 1
 
-    def count_failure(self, config: BreakerConfig, now: float) -> tuple[Transition, ...]:
+    def count_failure(
+        self, config: BreakerConfig, now: float, generation: int
+    ) -> tuple[Transition, ...]:
         """Count the failure of a call that is not a half-open trial (takes the lock).
 
-        Opens a CLOSED circuit once `failure_threshold` failures fall in the window.
+        `generation` is the circuit's generation when the call was admitted. Opens a
+        CLOSED circuit of that same generation once `failure_threshold` failures fall
+        in the window; a call from before a reset or a recovery only adds its failure.
         """
         with self.lock:
             self._add_failure(config, now)
-            if self.state is _CLOSED and len(self.failures) >= config.failure_threshold:
-                return self._open(now)
-            return ()
+            return self._open_if_tripped(config, now, generation)
 
     def promote(self, config: BreakerConfig, now: float) -> tuple[Transition, ...]:
         """Move OPEN to HALF_OPEN once `reset_timeout` has passed."""
@@ -340,9 +342,7 @@ class MemoryCircuit:
             self._add_failure(config, now)
             if current:
                 return self._open(now)
-            if self.state is _CLOSED and len(self.failures) >= config.failure_threshold:
-                return self._open(now)
-            return ()
+            return self._open_if_tripped(config, now, ticket.generation)
         self.success_count += 1
         if not current:
             return ()
@@ -368,6 +368,19 @@ class MemoryCircuit:
         else:
             failures.append(now)
         del failures[: -config.failure_threshold]
+
+    def _open_if_tripped(
+        self, config: BreakerConfig, now: float, generation: int
+    ) -> tuple[Transition, ...]:
+        """Open a CLOSED circuit whose failures reached the threshold, if the failing
+        call was admitted in the current generation (else it is stale: count only)."""
+        if (
+            self.state is _CLOSED
+            and generation == self.generation
+            and len(self.failures) >= config.failure_threshold
+        ):
+            return self._open(now)
+        return ()
 
     def _open(self, now: float) -> tuple[Transition, ...]:
         old = self.state
