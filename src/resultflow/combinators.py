@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Never, TypeVar, cast, overload
+from typing import Never, TypeVar, cast, overload
 
+from resultflow.cancellation import cancel_and_wait
 from resultflow.result import Err, Ok, Result
 
 __all__ = [
@@ -316,7 +317,7 @@ async def _run_concurrently(
                     return cast("list[_AnyResult]", results), index
         return cast("list[_AnyResult]", results), None
     finally:
-        await _cancel_and_wait(tasks)
+        await cancel_and_wait(tasks)
 
 
 def _check_awaitables(caller: str, awaitables: Sequence[object]) -> None:
@@ -338,23 +339,3 @@ def _checked(caller: str, index: int, value: object) -> _AnyResult:
     raise TypeError(
         f"{caller}() argument {index + 1} produced {value!r}, which is not an Ok or an Err"
     )
-
-
-async def _cancel_and_wait(tasks: Sequence[asyncio.Future[Any]]) -> None:
-    """Cancel the unfinished tasks and wait until every one of them has finished."""
-    unfinished = {task for task in tasks if not task.done()}
-    for task in unfinished:
-        task.cancel()
-    outer_cancelled = False
-    while unfinished:
-        try:
-            _, unfinished = await asyncio.wait(unfinished)
-        except asyncio.CancelledError:
-            # Keep waiting for our children, then honour the cancellation.
-            outer_cancelled = True
-    for task in tasks:
-        # Mark outcomes as retrieved so asyncio does not log "exception never retrieved".
-        if task.done() and not task.cancelled():
-            task.exception()
-    if outer_cancelled:
-        raise asyncio.CancelledError

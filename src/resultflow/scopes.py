@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar, cast, overload
 
+from resultflow.cancellation import cancel_and_wait
 from resultflow.events import ScopeEnded, ScopeKind, ScopeStarted
 from resultflow.pipeline import AnyResult, RunState, StepBase, StepOp, StepSpec, current_scope
 from resultflow.result import Err, Ok
@@ -94,11 +95,12 @@ def _labels(name: str | None, count: int, labels: Sequence[str] | None) -> list[
     return [f"{name}[{i}]" if name else None for i in range(count)]
 
 
-async def _cancel_all(tasks: Sequence[asyncio.Task[AnyResult]]) -> None:
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.wait(tasks)
+async def _abort(scope: _Scope, tasks: Sequence[asyncio.Task[AnyResult]]) -> None:
+    """Cancel every task, wait for all of them, and close the scope as failed."""
+    try:
+        await cancel_and_wait(tasks)
+    finally:
+        await scope.close(ok=False)
 
 
 async def _first_failure(tasks: list[asyncio.Task[AnyResult]]) -> Err[object] | None:
@@ -127,12 +129,10 @@ async def run_all(
     try:
         failure = await _first_failure(tasks)
     except BaseException:
-        await _cancel_all(tasks)
-        await scope.close(ok=False)
+        await _abort(scope, tasks)
         raise
     if failure is not None:
-        await _cancel_all(tasks)
-        await scope.close(ok=False)
+        await _abort(scope, tasks)
         raise run.exit(failure)
     await scope.close(ok=True)
     return [task.result() for task in tasks]
@@ -148,11 +148,10 @@ async def run_race(run: RunState, ops: Sequence[object], name: str | None) -> An
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         winner = min(done, key=tasks.index)
-        await _cancel_all([t for t in tasks if t is not winner])
+        await cancel_and_wait(tasks)
         result = winner.result()
     except BaseException:
-        await _cancel_all(tasks)
-        await scope.close(ok=False)
+        await _abort(scope, tasks)
         raise
     await scope.close(ok=type(result) is Ok)
     return result
@@ -168,8 +167,7 @@ async def run_settled(run: RunState, ops: Sequence[object], name: str | None) ->
             await asyncio.wait(tasks)
         results = [task.result() for task in tasks]
     except BaseException:
-        await _cancel_all(tasks)
-        await scope.close(ok=False)
+        await _abort(scope, tasks)
         raise
     await scope.close(ok=all(type(r) is Ok for r in results))
     return results
@@ -187,17 +185,19 @@ async def run_map(
         raise ValueError("concurrency must be at least 1")
     gate = asyncio.Semaphore(concurrency) if concurrency is not None else None
 
-    def op_for(item: object) -> Callable[[], object]:
+    labels = [f"{name}[{index}]" for index in range(len(items))]
+
+    def op_for(item: object, label: str) -> Callable[[], object]:
         async def item_step() -> object:
             if gate is None:
-                return await run.once(fn(item), None)
+                return await run.once(fn(item), label)
             async with gate:
-                return await run.once(fn(item), None)
+                return await run.once(fn(item), label)
 
         return item_step
 
-    ops = [op_for(item) for item in items]
-    return await run_all(run, "map", ops, name, [f"{name}[{i}]" for i in range(len(ops))])
+    ops = [op_for(item, label) for item, label in zip(items, labels, strict=True)]
+    return await run_all(run, "map", ops, name, labels)
 
 
 class ConcurrentSteps(StepBase[E_contra]):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from resultflow.cancellation import cancel_and_wait
 from resultflow.clock import Clock, SystemClock
 
 __all__ = ["EXPIRED", "Expired", "Timeout", "within"]
@@ -78,21 +79,13 @@ async def _race_with_clock(clock: Clock, seconds: float, awaitable: Awaitable[T]
     try:
         await asyncio.wait((work, timer), return_when=asyncio.FIRST_COMPLETED)
     except BaseException:
-        await _cancel_and_wait(work, timer)
+        await cancel_and_wait((work, timer))
         raise
     if work.done():
-        await _cancel_and_wait(timer)
+        await cancel_and_wait((timer,))
         return work.result()
-    await _cancel_and_wait(work)
+    await cancel_and_wait((work,))
     if work.cancelled():
         return EXPIRED
     # The operation finished (or failed) while being cancelled: keep its outcome.
     return work.result()
-
-
-async def _cancel_and_wait(*futures: asyncio.Future[Any]) -> None:
-    for future in futures:
-        future.cancel()
-    pending = [f for f in futures if not f.done()]
-    if pending:
-        await asyncio.wait(pending)

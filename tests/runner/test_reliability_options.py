@@ -194,6 +194,38 @@ async def test_whole_run_timeout() -> None:
     assert await run(body, clock=clock, timeout=10) == Err(WorkflowTimeout(seconds=10))
 
 
+async def test_cancelling_a_timed_run_twice_leaves_no_task_running() -> None:
+    started = asyncio.Event()
+    cleaned_up: list[bool] = []
+    before = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+    async def body(step: Step[str]) -> str:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for _ in range(5):  # a slow cleanup that outlives the first cancellation
+                try:
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError:
+                    pass
+            cleaned_up.append(True)
+        return "never"
+
+    task = asyncio.ensure_future(run(body, clock=TestClock(), timeout=100))
+    await started.wait()
+    task.cancel()
+    await asyncio.sleep(0)
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    assert task.cancelled()
+    assert cleaned_up == [True]
+    assert {t for t in asyncio.all_tasks() if t is not asyncio.current_task()} == before
+
+
 class CountingGuard:
     """A guard that admits `capacity` calls then refuses them."""
 

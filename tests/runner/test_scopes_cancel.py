@@ -195,3 +195,57 @@ async def test_sleep_uses_the_run_clock() -> None:
         return clock.monotonic()
 
     assert await run(body, clock=clock) == Ok(3600.0)
+
+
+class SlowCleanup:
+    """An op whose cleanup after cancellation takes several loop turns (and resists them)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cleaned_up = False
+
+    async def __call__(self) -> Ok[str]:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for _ in range(5):
+                try:
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError:
+                    pass
+            self.cleaned_up = True
+        return Ok("never")
+
+
+async def test_a_second_cancel_during_cleanup_still_leaves_no_task_running() -> None:
+    first, second = SlowCleanup(), SlowCleanup()
+    before = other_tasks()
+    events: list[str] = []
+
+    async def body(step: Step[str]) -> object:
+        return await step.all(first, second, name="pair")
+
+    task = asyncio.ensure_future(run(body, on_event=lambda e, c: events.append(e.type)))
+    await first.started.wait()
+    task.cancel()
+    await asyncio.sleep(0)
+    task.cancel()  # arrives while the scope is still waiting for its children
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert first.cleaned_up and second.cleaned_up
+    assert other_tasks() == before
+    assert "scope_end" in events and events[-1] == "workflow_cancelled"
+
+
+async def test_a_raising_map_item_op_is_named_after_its_item() -> None:
+    def explode() -> Ok[int]:
+        raise ValueError("bad item")
+
+    async def body(step: Step[str]) -> list[int]:
+        return await step.map([1, 2], lambda n: explode if n == 2 else Ok(n), name="parse")
+
+    result = await run(body)
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert result.error.step == "parse[1]"
+    assert result.error.message == "bad item"
