@@ -643,6 +643,14 @@ def test_concurrency_limiter_rejects_bad_options(kwargs: dict[str, object], mess
         ConcurrencyLimiter(**options)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "kwargs", [{"max_concurrent": 2.5}, {"max_concurrent": True}, {"max_queue": 1.5}]
+)
+def test_concurrency_limiter_takes_whole_numbers_only(kwargs: dict[str, object]) -> None:
+    with pytest.raises(TypeError, match="must be an int"):
+        ConcurrencyLimiter("db", **kwargs)  # type: ignore[arg-type]
+
+
 def test_concurrency_limiter_exposes_its_options() -> None:
     limiter = ConcurrencyLimiter("db", max_concurrent=4, max_queue=8, strategy="reject")
     assert (limiter.name, limiter.max_concurrent, limiter.max_queue, limiter.strategy) == (

@@ -67,6 +67,13 @@ class ConcurrencyLimiter:
     ) -> None:
         if not name:
             raise ValueError("a limiter needs a non-empty name")
+        counts: tuple[tuple[str, object], ...] = (
+            ("max_concurrent", max_concurrent),
+            ("max_queue", max_queue),
+        )
+        for option, value in counts:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{option} must be an int, got {value!r}")
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent!r}")
         if max_queue < 0:
