@@ -67,13 +67,8 @@ class ConcurrencyLimiter:
     ) -> None:
         if not name:
             raise ValueError("a limiter needs a non-empty name")
-        counts: tuple[tuple[str, object], ...] = (
-            ("max_concurrent", max_concurrent),
-            ("max_queue", max_queue),
-        )
-        for option, value in counts:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{option} must be an int, got {value!r}")
+        _require_int("max_concurrent", max_concurrent)
+        _require_int("max_queue", max_queue)
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent!r}")
         if max_queue < 0:
@@ -256,3 +251,9 @@ class ConcurrencyLimiter:
         except BaseExceptionGroup as failures:
             raise failures.exceptions[0] from None
         return [results[index] for index in range(len(fns))]
+
+
+def _require_int(option: str, value: object) -> None:
+    """Reject a count that is not an int (a float such as 2.5 would silently round up)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{option} must be an int, got {value!r}")
