@@ -130,6 +130,24 @@ async def test_reset_without_a_following_take_is_applied_by_fetch_stats(
     assert (await limiter.fetch_stats()).available_tokens == 2.0
 
 
+async def test_one_reset_refills_once_even_with_calls_in_flight(store: RedisLimiterStore) -> None:
+    limiter = RateLimiter("reset-once", rate=0.01, burst=3, strategy="reject", store=store)
+    for _ in range(3):
+        await limiter.acquire()
+    limiter.reset()
+    # Both calls are sent before either reply arrives: only one may carry the refill,
+    # or the take's token would be handed back by the second refill.
+    await asyncio.gather(limiter.acquire(), limiter.fetch_stats())
+    admitted = 0
+    while admitted < 5:
+        try:
+            await limiter.acquire()
+        except RateLimitedError:
+            break
+        admitted += 1
+    assert admitted == 2
+
+
 async def test_bucket_key_expires_once_it_would_be_full(
     store: RedisLimiterStore, redis_url: str
 ) -> None:

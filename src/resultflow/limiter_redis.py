@@ -102,7 +102,10 @@ class RedisLimiterStore:
     async def _run(
         self, key: str, spec: BucketSpec, now: float, *, cost: int
     ) -> tuple[float, float]:
+        # The refill is claimed before the round trip, so that of several calls in flight
+        # only one carries it (a second refill would return the first call's token).
         refill = key in self._refill_pending
+        self._refill_pending.discard(key)
         ttl_ms = math.ceil(spec.capacity / spec.refill_rate * 1000) + 1000
         args = [
             repr(float(spec.capacity)),
@@ -113,13 +116,15 @@ class RedisLimiterStore:
         ]
         try:
             raw = await self._redis.script(keys=[self.key_for(key)], args=args)
-        except self._redis.errors as exc:
-            raise LimiterStoreError(
-                f"limiter {key!r}: Redis store at {self._redis.where} failed: {exc}"
-            ) from exc
+        except BaseException as exc:
+            if refill:  # not known to be applied: the next call carries it again
+                self._refill_pending.add(key)
+            if isinstance(exc, self._redis.errors):
+                raise LimiterStoreError(
+                    f"limiter {key!r}: Redis store at {self._redis.where} failed: {exc}"
+                ) from exc
+            raise
         retry_after, tokens = _parse(raw)
-        if refill:
-            self._refill_pending.discard(key)
         self._seen[key] = (tokens, now)
         return retry_after, tokens
 
