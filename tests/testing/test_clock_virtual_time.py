@@ -182,3 +182,69 @@ async def test_wait_for_on_a_clock_sleep_times_out_on_real_time_only() -> None:
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(clock.sleep(1), timeout=0.01)
     assert clock.monotonic() == 0.0
+
+
+def test_one_clock_serves_event_loops_in_turn() -> None:
+    """A loop closed with an auto-jump still pending must not stall the next loop."""
+    from resultflow import Ok, Step, run
+
+    clock = TestClock()
+
+    async def quick(step: Step[str]) -> int:
+        # The step's timeout timer schedules an auto-jump; the step ends before it runs.
+        return await step(lambda: Ok(1), name="quick", timeout=30)
+
+    async def sleepy(step: Step[str]) -> float:
+        await step.sleep(5)
+        return clock.monotonic()
+
+    async def second_loop() -> object:
+        return await asyncio.wait_for(run(sleepy, clock=clock), timeout=0.2)
+
+    assert asyncio.run(run(quick, clock=clock)) == Ok(1)
+    assert asyncio.run(second_loop()) == Ok(5.0)
+    assert clock.pending_sleepers == 0
+
+
+def test_a_sleeper_of_a_closed_loop_is_dropped() -> None:
+    """A sleeper stranded by a loop closed under it neither wakes nor drives time."""
+    clock = TestClock()
+    loop = asyncio.new_event_loop()
+    orphan = loop.create_task(clock.sleep(1))
+    loop.run_until_complete(asyncio.sleep(0))  # the orphan now waits on the clock
+    loop.close()  # closed with the task pending, as a crashed test leaves it
+    orphan._log_destroy_pending = False  # type: ignore[attr-defined]  # (expected here)
+    assert clock.pending_sleepers == 0
+
+    async def sleep_five() -> float:
+        await clock.sleep(5)
+        return clock.monotonic()
+
+    # Waking the orphan would call into its closed loop and stall this one.
+    assert asyncio.run(asyncio.wait_for(sleep_five(), timeout=0.2)) == 5.0
+    clock.advance(1)  # nothing due belongs to a closed loop any more: no error
+    assert not orphan.done()
+
+
+async def test_an_infinite_sleep_waits_until_cancelled_and_time_stays_put() -> None:
+    clock = TestClock()
+    forever = asyncio.ensure_future(clock.sleep(float("inf")))
+    await clock.sleep(3)  # autojump passes the finite sleeper only
+    # Leave the loop idle for a moment: the clock must not jump to infinity.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(forever), timeout=0.05)
+    assert not forever.done()
+    assert clock.monotonic() == 3.0
+    forever.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await forever
+
+
+async def test_non_finite_durations_are_rejected() -> None:
+    clock = TestClock()
+    with pytest.raises(ValueError, match="NaN"):
+        await asyncio.wait_for(clock.sleep(float("nan")), timeout=0.1)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite"):
+            clock.advance(bad)
+    assert clock.monotonic() == 0.0
