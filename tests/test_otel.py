@@ -61,7 +61,7 @@ from resultflow.otel import (
     traced,
 )
 from resultflow.otel import attributes as attr
-from resultflow.otel.metrics import instruments_for
+from resultflow.otel.metrics import DEFAULT_MAX_STEP_DURATIONS, instruments_for
 from resultflow.retry import RetryPolicy
 from resultflow.saga import SagaStep, run_saga
 from resultflow.testing.clock import TestClock
@@ -746,6 +746,44 @@ async def test_metric_points_and_in_memory_metrics(otel: Telemetry) -> None:
     adapter.reset_metrics()
     assert adapter.metrics() == Metrics([], 0, 0, 0, 0)
     assert otel.counter_sum("resultflow.cache.hits") == 1  # instruments keep their sums
+
+
+async def test_a_long_lived_adapter_keeps_only_the_latest_step_durations(
+    otel: Telemetry,
+) -> None:
+    adapter = otel.adapter(max_step_durations=2)
+
+    async def body(step: Step[str]) -> int:
+        await step(Ok(1), name="first")
+        await step(Ok(2), name="second")
+        await step(Ok(3), name="third")
+        return await step(Err("boom"), name="fourth")
+
+    for _ in range(3):
+        assert await run(body, on_event=adapter.handle_event, clock=TestClock()) == Err("boom")
+    metrics = adapter.metrics()
+    assert metrics.step_durations == [
+        StepDuration("third", 0.0, True),
+        StepDuration("fourth", 0.0, False),
+    ]
+    assert metrics.error_count == 3  # counts still cover every step
+    (point,) = [
+        p
+        for p in otel.histogram("resultflow.step.duration")
+        if dict(p.attributes or {})[attr.STEP_NAME] == "first"
+    ]
+    assert point.count == 3
+    default = otel.adapter(record_metrics=False)
+    for n in range(DEFAULT_MAX_STEP_DURATIONS + 5):
+        default.handle_event(
+            StepSucceeded(workflow_id="w", ts=1.0, step_id=f"s{n}", duration_s=0.5)
+        )
+    kept = default.metrics().step_durations
+    assert len(kept) == DEFAULT_MAX_STEP_DURATIONS
+    assert kept[0].name == "s5"
+    assert otel.adapter(max_step_durations=None).metrics() == Metrics([], 0, 0, 0, 0)
+    with pytest.raises(ValueError, match="max_step_durations"):
+        otel.adapter(max_step_durations=-1)
 
 
 async def test_instruments_are_created_once_per_meter(otel: Telemetry) -> None:

@@ -60,7 +60,7 @@ from resultflow.events import (
     WorkflowSucceeded,
 )
 from resultflow.otel import attributes as attr
-from resultflow.otel.metrics import Metrics, MetricsRecorder
+from resultflow.otel.metrics import DEFAULT_MAX_STEP_DURATIONS, Metrics, MetricsRecorder
 
 __all__ = ["OTelAdapter", "describe_error"]
 
@@ -90,6 +90,8 @@ class OTelAdapter:
       attributes.
     - `service_name` becomes the `service.name` attribute; `attributes` are added to
       every span and metric point.
+    - `max_step_durations`: how many of the latest step durations `metrics()` keeps
+      (None: all of them; the counts always cover every step).
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class OTelAdapter:
         record_retries: bool = True,
         mark_errors: bool = True,
         attributes: Mapping[str, AttributeValue] | None = None,
+        max_step_durations: int | None = DEFAULT_MAX_STEP_DURATIONS,
     ) -> None:
         base: Attributes = dict(attributes or {})
         if service_name is not None:
@@ -116,7 +119,7 @@ class OTelAdapter:
             if record_metrics
             else None
         )
-        self._metrics = MetricsRecorder(meter, base)
+        self._metrics = MetricsRecorder(meter, base, max_step_durations=max_step_durations)
         self._step_spans = step_spans
         self._record_retries = record_retries
         self._mark_errors = mark_errors

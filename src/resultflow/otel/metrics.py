@@ -3,7 +3,9 @@
 `MetricsRecorder` is the half of `OTelAdapter` that counts. It records each
 measurement twice: on the OpenTelemetry instruments (when a meter is given) and in a
 small in-memory tally that `OTelAdapter.metrics()` returns as a `Metrics` value, handy
-in tests and in a REPL where no metrics pipeline is configured.
+in tests and in a REPL where no metrics pipeline is configured. The tally keeps the
+counts of everything but only the latest `max_step_durations` step durations, so an
+adapter living as long as a service does not grow without bound.
 
 Metric points carry low-cardinality attributes only: the workflow's name, the step's
 `name` (never its key, which is usually per entity, such as `user:42`), the outcome and
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,7 +25,10 @@ from opentelemetry.util.types import AttributeValue
 
 from resultflow.otel import attributes as attr
 
-__all__ = ["Metrics", "MetricsRecorder", "StepDuration"]
+__all__ = ["DEFAULT_MAX_STEP_DURATIONS", "Metrics", "MetricsRecorder", "StepDuration"]
+
+DEFAULT_MAX_STEP_DURATIONS = 10_000
+"""How many of the latest step durations `OTelAdapter.metrics()` keeps by default."""
 
 # Seconds-scaled buckets (the SDK default is scaled for milliseconds).
 DURATION_BUCKETS_S: tuple[float, ...] = (
@@ -57,7 +63,11 @@ class StepDuration:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    """A snapshot of what an `OTelAdapter` has counted since it was made (or reset)."""
+    """A snapshot of what an `OTelAdapter` has counted since it was made (or reset).
+
+    The counts cover every step; `step_durations` holds the latest steps only (at most
+    the adapter's `max_step_durations`), oldest first.
+    """
 
     step_durations: list[StepDuration]
     retry_count: int
@@ -133,11 +143,19 @@ class MetricsRecorder:
         "_retries",
     )
 
-    def __init__(self, meter: Meter | None, base: Mapping[str, AttributeValue]) -> None:
+    def __init__(
+        self,
+        meter: Meter | None,
+        base: Mapping[str, AttributeValue],
+        *,
+        max_step_durations: int | None = DEFAULT_MAX_STEP_DURATIONS,
+    ) -> None:
+        if max_step_durations is not None and max_step_durations < 0:
+            raise ValueError(f"max_step_durations must be >= 0 or None, not {max_step_durations}")
         self._instruments = None if meter is None else instruments_for(meter)
         self._base = dict(base)
         self._lock = threading.Lock()
-        self._durations: list[StepDuration] = []
+        self._durations: deque[StepDuration] = deque(maxlen=max_step_durations)
         self._retries = 0
         self._errors = 0
         self._cache_hits = 0
