@@ -27,6 +27,24 @@ def test_sync_mock_returns_its_standing_answer_and_records_calls() -> None:
     assert repr(lookup) == "<MockFn lookup calls=2>"
 
 
+async def test_mock_fn_without_an_answer_starts_unconfigured() -> None:
+    lookup: MockFn[Result[int, NotFound]] = mock_fn(name="lookup")
+    assert isinstance(lookup, MockFn)
+    with pytest.raises(UnconfiguredMock, match="lookup was called with call\\('a'\\)"):
+        lookup("a")
+    lookup.returns_once(Err(NotFound(id="a"))).returns(Ok(1))
+    assert [lookup("b"), lookup("c")] == [Err(NotFound(id="a")), Ok(1)]
+    assert lookup.call_count() == 3
+
+    fetch: AsyncMockFn[Ok[str]] = mock_fn(is_async=True)
+    assert isinstance(fetch, AsyncMockFn)
+    with pytest.raises(UnconfiguredMock):
+        await fetch()
+    assert await fetch.returns(Ok("page"))() == Ok("page")
+    # None is an answer like any other, not "no answer".
+    assert mock_fn(None)() is None
+
+
 def test_returns_once_answers_are_queued_before_the_standing_answer() -> None:
     lookup = MockFn[Result[int, NotFound]]().returns(Ok(0))
     lookup.returns_once(Err(NotFound(id="1"))).returns_once(Ok(1))

@@ -169,6 +169,22 @@ async def _resolve(answer: _Answer[R]) -> R:
     return answer.give()
 
 
+class _NoAnswer:
+    """The marker for "no standing answer given" (None is a valid answer)."""
+
+
+_NO_ANSWER = _NoAnswer()
+
+
+# Without `returns`, R is solved from the annotated target: `m: MockFn[X] = mock_fn()`.
+@overload
+def mock_fn(*, is_async: Literal[False] = False, name: str = "mock_fn") -> MockFn[R]: ...  # pyright: ignore[reportInvalidTypeVarUse]
+
+
+@overload
+def mock_fn(*, is_async: Literal[True], name: str = "mock_fn") -> AsyncMockFn[R]: ...  # pyright: ignore[reportInvalidTypeVarUse]
+
+
 @overload
 def mock_fn(
     returns: R, /, *, is_async: Literal[False] = False, name: str = "mock_fn"
@@ -180,15 +196,20 @@ def mock_fn(returns: R, /, *, is_async: Literal[True], name: str = "mock_fn") ->
 
 
 def mock_fn(
-    returns: R, /, *, is_async: bool = False, name: str = "mock_fn"
+    returns: R | _NoAnswer = _NO_ANSWER, /, *, is_async: bool = False, name: str = "mock_fn"
 ) -> MockFn[R] | AsyncMockFn[R]:
-    """A mock answering every call with `returns` (sync, or async with `is_async=True`).
+    """A mock (sync, or async with `is_async=True`), answering every call with `returns`.
 
     Its type is inferred from `returns`; to allow other answers (an Err as well as an
     Ok), annotate the variable or build the class directly:
-    `MockFn[Result[int, NotFound]](name="lookup").returns(Ok(1))`.
+    `MockFn[Result[int, NotFound]](name="lookup").returns(Ok(1))`. Without `returns`
+    the mock starts unconfigured (`lookup: MockFn[Result[int, NotFound]] = mock_fn()`,
+    then `returns(...)` / `returns_once(...)`); calling it before that raises
+    `UnconfiguredMock`.
     """
     mock: MockFn[R] | AsyncMockFn[R] = AsyncMockFn(name=name) if is_async else MockFn(name=name)
+    if isinstance(returns, _NoAnswer):
+        return mock
     return mock.returns(returns)
 
 

@@ -26,3 +26,5 @@ async def usage() -> None:
     typed = MockFn[Ok[int] | Err[NotFound]]()
     typed.returns(Ok("text"))  # expect-error
     WorkflowHarness(clock=object())  # expect-error
+    blank: MockFn[Ok[int]] = mock_fn()
+    blank.returns(Ok("text"))  # expect-error

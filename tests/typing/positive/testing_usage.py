@@ -86,6 +86,11 @@ async def mocks() -> None:
     fetch.returns_once(Err(NotFound("1"))).raises_once(OSError("disk"))
     assert_type(await fetch(1), Ok[str] | Err[NotFound])
 
+    blank: MockFn[Result[int, NotFound]] = mock_fn(name="blank")
+    assert_type(blank.returns(Ok(1)), MockFn[Result[int, NotFound]])
+    pending: AsyncMockFn[Ok[str]] = mock_fn(is_async=True)
+    assert_type(await pending.returns_once(Ok("x"))(), Ok[str])
+
     lookup = MockFn[Result[int, NotFound]](name="lookup").returns(Ok(1))
     assert_type(lookup(), Ok[int] | Err[NotFound])
     assert_type(lookup.calls(), list[Call])
