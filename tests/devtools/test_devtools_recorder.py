@@ -18,6 +18,7 @@ from resultflow.events import (
     WorkflowCancelled,
     WorkflowEvent,
     WorkflowSkipped,
+    WorkflowSucceeded,
 )
 
 T0 = 1_700_000_000.0
@@ -244,6 +245,31 @@ def test_history_keeps_at_most_max_history_runs(event_script: type) -> None:
     assert [r.workflow_id for r in devtools.runs()] == ["wf-2", "wf-3"]
     with pytest.raises(ValueError, match="max_history"):
         Devtools(max_history=0)
+
+
+def test_a_long_run_outlives_quicker_runs_that_started_after_it(event_script: type) -> None:
+    devtools = Devtools(max_history=2)
+    long_run = event_script("wf-long").start("long").step("s1", "first", 0, 1)
+    long_run.step("s2", "second", 5, 6)
+    long_run.add(WorkflowSucceeded(workflow_id="wf-long", ts=long_run.at(6), duration_s=6.0))
+    for event in long_run.events[:3]:  # started, and its first step ran
+        devtools.handle_event(event)
+    for index in range(3):  # quick runs start and finish meanwhile
+        quick = event_script(f"wf-{index}", t0=T0 + index).start("quick").step("s1", "q", 0, 1)
+        quick.add(WorkflowSucceeded(workflow_id=f"wf-{index}", ts=quick.at(1), duration_s=1.0))
+        for event in quick.events:
+            devtools.handle_event(event)
+    for event in long_run.events[3:]:
+        devtools.handle_event(event)
+
+    assert [r.workflow_id for r in devtools.runs()] == ["wf-long", "wf-2"]
+    long_record = devtools.runs()[0]
+    assert (long_record.name, long_record.status) == ("long", "success")
+    assert [s.label for s in long_record.steps] == ["first", "second"]
+    # Once it finished, it is the oldest finished run: the next run replaces it.
+    for event in event_script("wf-next").start("quick").events:
+        devtools.handle_event(event)
+    assert [r.workflow_id for r in devtools.runs()] == ["wf-2", "wf-next"]
 
 
 def test_interleaved_concurrent_runs_stay_apart(event_script: type) -> None:

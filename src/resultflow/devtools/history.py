@@ -13,8 +13,6 @@ Every render method draws the latest run unless given another `RunRecord` (from
 
 from __future__ import annotations
 
-from collections import deque
-
 from resultflow.devtools.diff import RunDiff, diff_runs, render_diff
 from resultflow.devtools.export import export_run, import_run
 from resultflow.devtools.mermaid import render_mermaid
@@ -45,8 +43,10 @@ class Devtools:
 
     Pass `devtools.handle_event` as `on_event`. A `workflow_start` begins a new run;
     events are routed by `workflow_id`, so concurrent runs sharing one `Devtools` stay
-    apart. At most `max_history` runs are kept (oldest dropped first). `workflow_name`
-    names runs whose `workflow_start` carries no name.
+    apart. At most `max_history` runs are kept: when one more arrives, the oldest
+    finished (or imported) run is dropped, and a run still in progress only when every
+    other run is in progress too, so a long run is not cut short by quicker runs that
+    started after it. `workflow_name` names runs whose `workflow_start` carries no name.
     """
 
     def __init__(self, workflow_name: str | None = None, max_history: int = 10) -> None:
@@ -55,20 +55,20 @@ class Devtools:
             raise ValueError(f"max_history must be at least 1, got {max_history}")
         self.workflow_name = workflow_name
         self.max_history = max_history
-        self._history: deque[RunRecorder | RunRecord] = deque(maxlen=max_history)
+        self._history: list[RunRecorder | RunRecord] = []
 
     # -- recording --------------------------------------------------------------------
     def handle_event(self, event: WorkflowEvent, ctx: object = None) -> None:
         """Record one event (the `on_event` sink signature: `sink(event, context)`)."""
         if isinstance(event, WorkflowStarted):
-            self._history.append(RunRecorder(event, name=self.workflow_name))
+            self._add(RunRecorder(event, name=self.workflow_name))
         recorder = self._recorder_for(event.workflow_id)
         if recorder is None:
             if isinstance(event, _PRE_START_EVENTS):
                 return
             # A run seen mid-way (no workflow_start): record it from here on.
             recorder = RunRecorder(event, name=self.workflow_name)
-            self._history.append(recorder)
+            self._add(recorder)
         recorder.add(event)
 
     def import_run(self, text: str | bytes) -> RunRecord:
@@ -77,7 +77,7 @@ class Devtools:
         Raises `RunImportError` (a ValueError) when `text` is not a valid export.
         """
         run = import_run(text)
-        self._history.append(run)
+        self._add(run)
         return run
 
     def clear(self) -> None:
@@ -142,6 +142,17 @@ class Devtools:
         return export_run(chosen, indent=indent)
 
     # -- internals --------------------------------------------------------------------
+    def _add(self, entry: RunRecorder | RunRecord) -> None:
+        self._history.append(entry)
+        if len(self._history) <= self.max_history:
+            return
+        # Drop the oldest run that is no longer recording; the new entry always stays.
+        for index, old in enumerate(self._history[:-1]):
+            if not (isinstance(old, RunRecorder) and not old.finished):
+                del self._history[index]
+                return
+        del self._history[0]
+
     def _recorder_for(self, workflow_id: str) -> RunRecorder | None:
         # Prefer a run still in progress; a finished one still takes late events.
         finished: RunRecorder | None = None
