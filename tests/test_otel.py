@@ -342,7 +342,15 @@ async def test_cache_hit_is_a_span_event_on_the_parent(otel: Telemetry) -> None:
     assert executions == 1
     assert [s.name for s in otel.spans()].count("step load user") == 1
     hits = events_of(otel.span("workflow body"), attr.CACHE_HIT_EVENT)
-    assert hits == [{attr.STEP_ID: "s2", attr.STEP_NAME: "load user", attr.STEP_KEY: "user:1"}]
+    assert hits == [
+        {
+            attr.CACHE_HIT: True,
+            attr.STEP_ID: "s2",
+            attr.STEP_NAME: "load user",
+            attr.STEP_KEY: "user:1",
+        }
+    ]
+    assert attr.CACHE_HIT == "resultflow.cache_hit"
     metrics = adapter.metrics()
     assert (metrics.cache_hits, metrics.cache_misses) == (1, 1)
     assert otel.counter_sum("resultflow.cache.hits", resultflow__step__name="load user") == 1

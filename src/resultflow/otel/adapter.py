@@ -313,7 +313,7 @@ class OTelAdapter:
         run = self._runs.get(event.workflow_id)
         self._metrics.cache_hit(step_name=event.name, workflow_name=_name_of(run))
         if run is not None:  # the step did not execute: no span of its own
-            self._step_event(run, event, attr.CACHE_HIT_EVENT, {})
+            self._step_event(run, event, attr.CACHE_HIT_EVENT, {attr.CACHE_HIT: True})
 
     def _step_skipped(self, event: StepSkipped) -> None:
         run = self._runs.get(event.workflow_id)

@@ -12,6 +12,7 @@ from typing import Final
 __all__ = [
     "APPROVAL_KEY",
     "APPROVAL_REASON",
+    "CACHE_HIT",
     "CACHE_HIT_EVENT",
     "ERROR_MESSAGE",
     "ERROR_TAG",
@@ -64,6 +65,8 @@ SERVICE_NAME: Final = "service.name"
 RETRY_EVENT: Final = "resultflow.retry"
 RETRY_DELAY_S: Final = "resultflow.retry.delay_s"
 CACHE_HIT_EVENT: Final = "resultflow.cache_hit"
+CACHE_HIT: Final = "resultflow.cache_hit"
+"""Attribute set to true on a cache-hit span event (named like the event)."""
 TIMEOUT_EVENT: Final = "resultflow.timeout"
 TIMEOUT_S: Final = "resultflow.timeout_s"
 SKIPPED_EVENT: Final = "resultflow.step_skipped"
