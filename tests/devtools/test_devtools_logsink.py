@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from resultflow.devtools import EVENT_LOGGER_NAME, event_fields, logging_sink
-from resultflow.events import StepCompleted, WorkflowEvent
+from resultflow.events import StepCompleted, StepFailed, StepSucceeded, WorkflowEvent
 from resultflow.result import Err, Ok
 
 
@@ -119,3 +119,26 @@ def test_structlog_stdlib_integration_renders_the_extras_as_json(
     assert lines[2]["resultflow_event"]["name"] == "load-user"
     assert lines[2]["resultflow_event"]["duration_s"] == pytest.approx(0.1)
     assert lines[2]["resultflow_workflow_id"] == "wf-1"
+
+
+class _Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("repr is broken")
+
+
+def test_huge_and_unprintable_values_cost_little_and_never_raise(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    huge = list(range(1_000_000))
+    event = StepSucceeded(workflow_id="w", ts=1.0, step_id="s1", duration_s=0.1, value=huge)
+    # Cut by item while formatting (a full repr cut afterwards would end mid-number).
+    assert event_fields(event)["value"] == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ...]"
+    odd = StepSucceeded(workflow_id="w", ts=1.0, step_id="s2", duration_s=0.1, value=_Unprintable())
+    failed = StepFailed(workflow_id="w", ts=1.0, step_id="s3", duration_s=0.1, error=_Unprintable())
+    caplog.set_level(logging.INFO, logger=EVENT_LOGGER_NAME)
+    sink = logging_sink()
+    sink(odd, None)
+    sink(failed, None)
+    odd_record, failed_record = [r for r in caplog.records if r.name == EVENT_LOGGER_NAME]
+    assert str(odd_record.resultflow_event["value"]).startswith("<_Unprintable instance at")  # type: ignore[attr-defined]
+    assert failed_record.getMessage().startswith("step_error s3 100ms <_Unprintable instance")

@@ -3,13 +3,16 @@
 `describe_event` is the one-line text the console logger prints and the logging sink
 uses as its message; `event_fields` is the JSON-friendly dict the logging sink attaches
 to its records. Values and errors are described, never serialized wholesale, so a large
-step value cannot flood a log.
+step value cannot flood a log, nor cost a full `repr` on every event: containers are cut
+after a few items while they are formatted, and a `__repr__` that raises is replaced by
+a placeholder instead of breaking the sink.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 from collections.abc import Mapping
 from typing import cast
 
@@ -62,6 +65,15 @@ __all__ = [
 
 _MAX_TEXT = 120
 
+# Bounded repr: stops formatting containers after a few items (and strings, numbers and
+# other objects after _MAX_TEXT characters) instead of formatting everything first.
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxdict = 8
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = 12
+_REPR.maxdeque = _REPR.maxarray = 12
+_REPR.maxstring = _REPR.maxlong = _REPR.maxother = _MAX_TEXT
+
 
 def format_duration(seconds: float) -> str:
     """Format a duration for people: `"0.35ms"`, `"120ms"`, `"1.25s"`, `"2m05.0s"`."""
@@ -100,13 +112,13 @@ def describe_error(error: object) -> str:
     elif isinstance(error, str):
         text = error
     else:
-        text = repr(error)
+        text = _REPR.repr(error)
     return _shorten(" ".join(text.split()))
 
 
 def describe_value(value: object) -> str:
-    """A bounded `repr` of a value, for logs."""
-    return _shorten(repr(value))
+    """A bounded `repr` of a value, for logs (cheap even for a huge value)."""
+    return _shorten(_REPR.repr(value))
 
 
 def describe_event(event: WorkflowEvent) -> str:
