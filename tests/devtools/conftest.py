@@ -1,4 +1,5 @@
-"""Hand-made event sequences for devtools tests, shaped like the runner's own.
+"""Hand-made event sequences for devtools tests, shaped like the runner's own, and the
+real Mermaid parser (`parse_all`).
 
 `checkout_events` is a failed run with every interesting case: a plain step, a keyed
 step retried twice, a cache hit, a skipped conditional step, and a parallel scope
@@ -7,6 +8,13 @@ run of the same workflow, for diffs.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -202,3 +210,41 @@ def checkout_rerun_events() -> list[WorkflowEvent]:
 def event_script() -> type[EventScript]:
     """The `EventScript` builder, for tests that need their own sequence."""
     return EventScript
+
+
+# -- the real Mermaid parser ------------------------------------------------------------
+PARSER_DIR = Path(__file__).parent / "mermaid_parse"
+
+ParseAll = Callable[[list[str]], list[dict[str, object]]]
+
+
+@pytest.fixture(scope="module")
+def parse_all() -> ParseAll:
+    """Parse Mermaid texts with mermaid's own parser (node); skips without it."""
+    node = shutil.which("node")
+    missing = None
+    if node is None:
+        missing = "node is not installed"
+    elif not (PARSER_DIR / "node_modules" / "mermaid").is_dir():
+        missing = f"mermaid is not installed: run `npm ci --prefix {PARSER_DIR}`"
+    if missing is not None:
+        if os.environ.get("RESULTFLOW_REQUIRE_MERMAID", "") not in ("", "0"):
+            pytest.fail(f"RESULTFLOW_REQUIRE_MERMAID is set but {missing}")
+        pytest.skip(missing)
+    assert node is not None
+
+    def parse(texts: list[str]) -> list[dict[str, object]]:
+        completed = subprocess.run(
+            [node, str(PARSER_DIR / "parse.mjs")],
+            input=json.dumps(texts),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        results: list[dict[str, object]] = json.loads(completed.stdout)
+        assert len(results) == len(texts)
+        return results
+
+    return parse

@@ -8,24 +8,16 @@ absence a failure.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import re
-import shutil
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from resultflow.devtools import Devtools, mermaid_label, record_run, render_mermaid
 from resultflow.devtools.records import RunRecord, ScopeRecord, StepRecord
 from resultflow.events import ScopeEnded, ScopeStarted, StepCacheHit, StepSkipped, WorkflowEvent
-
-PARSER_DIR = Path(__file__).parent / "mermaid_parse"
 
 ParseAll = Callable[[list[str]], list[dict[str, object]]]
 
@@ -186,37 +178,6 @@ def test_any_name_yields_a_grammatical_flowchart(name: str) -> None:
 
 
 # -- the real parser ----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def parse_all() -> ParseAll:
-    node = shutil.which("node")
-    missing = None
-    if node is None:
-        missing = "node is not installed"
-    elif not (PARSER_DIR / "node_modules" / "mermaid").is_dir():
-        missing = f"mermaid is not installed: run `npm ci --prefix {PARSER_DIR}`"
-    if missing is not None:
-        if os.environ.get("RESULTFLOW_REQUIRE_MERMAID", "") not in ("", "0"):
-            pytest.fail(f"RESULTFLOW_REQUIRE_MERMAID is set but {missing}")
-        pytest.skip(missing)
-    assert node is not None
-
-    def parse(texts: list[str]) -> list[dict[str, object]]:
-        completed = subprocess.run(
-            [node, str(PARSER_DIR / "parse.mjs")],
-            input=json.dumps(texts),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert completed.returncode == 0, completed.stderr
-        results: list[dict[str, object]] = json.loads(completed.stdout)
-        assert len(results) == len(texts)
-        return results
-
-    return parse
-
-
 ADVERSARIAL_NAMES = [
     'say "hi"',
     "a[b]{c}(d)((e))",
