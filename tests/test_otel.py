@@ -229,6 +229,109 @@ async def test_concurrent_steps_are_children_of_their_scope(otel: Telemetry) -> 
     assert not trace.get_current_span().get_span_context().is_valid
 
 
+async def test_one_run_with_parallel_steps_a_retry_a_cache_hit_a_timeout_and_a_failure(
+    otel: Telemetry,
+) -> None:
+    """The whole picture of one run: span tree, statuses, attributes, events, metrics."""
+    clock = TestClock()
+    adapter = otel.adapter(service_name="shop")
+    charges: Iterator[Ok[str] | Err[PaymentDeclined]] = iter(
+        [Err(PaymentDeclined(reason="busy")), Ok("ch_1")]
+    )
+    quote_delays = iter([5.0, 0.5])  # the first attempt outlives its 1 s timeout
+
+    async def fetch(value: int, seconds: float) -> Ok[int]:
+        await clock.sleep(seconds)
+        return Ok(value)
+
+    async def quote() -> Ok[int]:
+        await clock.sleep(next(quote_delays))
+        return Ok(12)
+
+    async def body(step: Step[PaymentDeclined | StepTimeout | str]) -> str:
+        await step.all(lambda: fetch(1, 0.2), lambda: fetch(2, 0.4), name="load")
+        await step(
+            lambda: next(charges), retry=RetryPolicy(2, initial=1.0, jitter=False), name="pay"
+        )
+        await step(lambda: Ok("ann"), key="user:7", name="user")
+        await step(lambda: Ok("ann"), key="user:7", name="user")  # a cache hit
+        again = RetryPolicy(2, initial=0.1, jitter=False, retry_on_timeout=True)
+        await step(quote, timeout=1.0, retry=again, name="quote")
+        return await step(Err("out of stock"), name="ship")
+
+    result = await run(
+        body, on_event=adapter.handle_event, name="order", clock=clock, cache=MemoryCache()
+    )
+
+    assert result == Err("out of stock")
+    tree = sorted((otel.parent_name(s) or "", s.name) for s in otel.spans())
+    assert tree == [
+        ("", "workflow order"),
+        ("scope all", "step load[0]"),
+        ("scope all", "step load[1]"),
+        ("workflow order", "scope all"),
+        ("workflow order", "step pay"),
+        ("workflow order", "step quote"),
+        ("workflow order", "step ship"),
+        ("workflow order", "step user"),
+    ]
+    statuses = {s.name: s.status.status_code for s in otel.spans()}
+    assert statuses == {
+        "workflow order": StatusCode.ERROR,
+        "scope all": StatusCode.UNSET,
+        "step load[0]": StatusCode.UNSET,
+        "step load[1]": StatusCode.UNSET,
+        "step pay": StatusCode.UNSET,
+        "step user": StatusCode.UNSET,
+        "step quote": StatusCode.UNSET,
+        "step ship": StatusCode.ERROR,
+    }
+    pay, quote_span = otel.span("step pay"), otel.span("step quote")
+    assert events_of(pay, attr.RETRY_EVENT) == [
+        {attr.STEP_ATTEMPT: 2, attr.RETRY_DELAY_S: 1.0, attr.ERROR_TAG: PaymentDeclined.tag}
+    ]
+    assert events_of(quote_span, attr.TIMEOUT_EVENT) == [
+        {attr.TIMEOUT_S: 1.0, attr.STEP_ATTEMPT: 1}
+    ]
+    assert [e[attr.ERROR_TAG] for e in events_of(quote_span, attr.RETRY_EVENT)] == ["StepTimeout"]
+    assert attributes_of(quote_span)[attr.STEP_ATTEMPT] == 2
+    assert duration_ns(quote_span) == int(1.6 * NS)  # 1 s timeout + 0.1 s wait + 0.5 s
+    assert events_of(otel.span("workflow order"), attr.CACHE_HIT_EVENT) == [
+        {
+            attr.CACHE_HIT: True,
+            attr.STEP_ID: "s6",
+            attr.STEP_NAME: "user",
+            attr.STEP_KEY: "user:7",
+        }
+    ]
+    for name in ("step ship", "workflow order"):
+        failed = attributes_of(otel.span(name))
+        assert (failed[attr.ERROR_TAG], failed[attr.ERROR_MESSAGE], failed[attr.ERROR_TYPE]) == (
+            "str",
+            "out of stock",
+            "str",
+        )
+    assert all(attributes_of(s)[attr.SERVICE_NAME] == "shop" for s in otel.spans())
+    assert otel.span("workflow order").end_time == int((T0 + 0.4 + 1.0 + 1.6) * NS)
+
+    assert otel.counter_sum("resultflow.step.retries") == 2
+    assert otel.counter_sum("resultflow.step.errors", resultflow__step__name="ship") == 1
+    assert otel.counter_sum("resultflow.cache.hits", resultflow__step__name="user") == 1
+    assert otel.counter_sum("resultflow.cache.misses", resultflow__step__name="user") == 1
+    durations = {
+        dict(p.attributes or {})[attr.STEP_NAME]: (p.count, p.sum)
+        for p in otel.histogram("resultflow.step.duration")
+    }
+    assert durations["load[1]"] == (1, pytest.approx(0.4))
+    assert durations["pay"] == (1, pytest.approx(1.0))
+    assert durations["quote"] == (1, pytest.approx(1.6))
+    (workflow_point,) = otel.histogram("resultflow.workflow.duration")
+    assert workflow_point.sum == pytest.approx(3.0)
+    assert dict(workflow_point.attributes or {})[attr.WORKFLOW_OUTCOME] == "error"
+    assert adapter.metrics().retry_count == 2
+    assert adapter.open_runs == 0
+
+
 async def test_step_span_name_falls_back_to_key_then_id(otel: Telemetry) -> None:
     adapter = otel.adapter()
 
