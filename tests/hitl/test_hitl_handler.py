@@ -46,6 +46,14 @@ def starlette_request(body: bytes) -> Request:
     return Request(scope, receive)
 
 
+def nested(depth: int) -> list[object]:
+    """A list nested `depth` levels deep (deeper than the recursion limit allows to dump)."""
+    value: list[object] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 @pytest.fixture
 async def store() -> MemoryApprovalStore:
     store = MemoryApprovalStore(clock=TestClock())
@@ -102,6 +110,12 @@ async def test_unauthorized_is_403_before_the_payload_is_read(store: MemoryAppro
         ({"key": "refund:1", "action": "approve", "reason": 3}, {"reason"}),
         ({"key": "refund:1", "action": "approve", "value": float("nan")}, {"value"}),
         ({"key": "refund:1", "action": "approve", "value": object()}, {"value"}),
+        # JSON can carry lone surrogates ("\\ud800"): no store or UTF-8 response can
+        ({"key": "refund:\ud800", "action": "approve"}, {"key"}),
+        ({"key": "refund:1", "action": "reject", "reason": "\udfff"}, {"reason"}),
+        ({"key": "refund:1", "action": "approve", "value": ["\ud800"]}, {"value"}),
+        ({"key": "refund:1", "action": "approve", "value": nested(10_000)}, {"value"}),
+        ({"key": ["refund:1"], "action": ["approve"]}, {"key", "action"}),
     ],
 )
 async def test_malformed_payload_is_400_naming_the_fields(
@@ -125,6 +139,7 @@ async def test_malformed_payload_is_400_naming_the_fields(
     [
         (JsonRequest("{truncated"), "not valid JSON"),
         (JsonRequest("[1, 2]"), "must be a JSON object"),
+        (JsonRequest("[" * 100_000 + "]" * 100_000), "nested too deeply"),
         (object(), "no JSON body"),
     ],
 )
@@ -139,6 +154,17 @@ async def test_unreadable_bodies_are_400(
 async def test_invalid_json_from_starlette_is_400(store: MemoryApprovalStore) -> None:
     response = await approval_handler(store, allow)(starlette_request(b"{oops"))
     assert response.status == 400
+
+
+async def test_lone_surrogates_parsed_from_json_are_400_not_a_crash(
+    store: MemoryApprovalStore,
+) -> None:
+    response = await approval_handler(store, allow)(
+        starlette_request(b'{"key": "refund:1\\ud800", "action": "approve"}')
+    )
+    assert response.status == 400
+    assert response.body["fields"] == {"key": "must be valid Unicode (no lone surrogates)"}
+    json.dumps(response.body, ensure_ascii=False).encode("utf-8")  # a response can carry it
 
 
 async def test_unknown_key_is_404(store: MemoryApprovalStore) -> None:

@@ -115,6 +115,8 @@ async def _payload(request: object) -> Mapping[str, object] | HandlerResponse:
         data: object = await _settle(read())
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         return _bad_request(f"the body is not valid JSON: {exc}", {})
+    except RecursionError:
+        return _bad_request("the body is not valid JSON: nested too deeply", {})
     if not isinstance(data, Mapping):
         return _bad_request(f"the body must be a JSON object, not {type(data).__name__}", {})
     return cast("Mapping[str, object]", data)
@@ -126,18 +128,20 @@ def _validate(payload: Mapping[str, object]) -> _Command | HandlerResponse:
     key = payload.get("key")
     if not isinstance(key, str) or not key:
         problems["key"] = "required: a non-empty string"
+    elif not _is_unicode(key):
+        problems["key"] = "must be valid Unicode (no lone surrogates)"
     action = payload.get("action")
-    if action not in _ACTIONS:
+    if not isinstance(action, str) or action not in _ACTIONS:
         problems["action"] = "required: one of approve, reject, cancel"
     reason = payload.get("reason")
     if reason is not None and not isinstance(reason, str):
         problems["reason"] = "must be a string"
+    elif reason is not None and not _is_unicode(reason):
+        problems["reason"] = "must be valid Unicode (no lone surrogates)"
     elif action == "reject" and not reason:
         problems["reason"] = "required to reject: a non-empty string"
     value = payload.get("value")
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
+    if not _is_json(value):
         problems["value"] = "must be JSON data"
     if problems:
         return _bad_request("invalid fields: " + ", ".join(problems), problems)
@@ -190,6 +194,24 @@ def _record_body(record: ApprovalRecord) -> dict[str, object]:
         "decided_at": record.decided_at,
         "expires_at": record.expires_at,
     }
+
+
+def _is_unicode(text: str) -> bool:
+    """False for strings no store or JSON response can hold (lone surrogates from `\\ud800`)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_json(value: object) -> bool:
+    """True when `value` is JSON data a UTF-8 response can carry (no NaN, no lone surrogates)."""
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return False
+    return True
 
 
 async def _settle(value: object) -> object:
