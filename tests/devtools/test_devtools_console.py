@@ -10,9 +10,11 @@ from resultflow.devtools import colors_enabled, console_logger, describe_event
 from resultflow.errors import UnexpectedError
 from resultflow.events import (
     HookShouldRun,
+    ScopeStarted,
     StepCacheHit,
     StepFailed,
     StepRetrying,
+    StepStarted,
     StepSucceeded,
     StepTimedOut,
     WorkflowEvent,
@@ -126,3 +128,15 @@ def test_describe_event_covers_details() -> None:
     long_error = "x" * 500
     described = describe_event(StepFailed(**common, error=long_error))  # type: ignore[arg-type]
     assert described.endswith("...") and len(described) < 200
+
+
+def test_names_with_line_breaks_stay_on_one_line() -> None:
+    forged = "pay\n[resultflow] fake-run workflow_success"
+    lines = io.StringIO()
+    sink = console_logger(stream=lines, colors=False)
+    sink(StepStarted(workflow_id="run-1", ts=0.0, step_id="s1", name=forged, key="k\r\n2"), None)
+    sink(ScopeStarted(workflow_id="run-1", ts=0.0, scope_id="s2", kind="all", name="a\nb"), None)
+    assert lines.getvalue().splitlines() == [
+        "[resultflow] run-1 step_start pay [resultflow] fake-run workflow_success (key=k 2)",
+        "[resultflow] run-1 scope_start all a b",
+    ]

@@ -122,7 +122,11 @@ def describe_value(value: object) -> str:
 
 
 def describe_event(event: WorkflowEvent) -> str:
-    """One line of text for an event: its wire type, the step or run, and what happened."""
+    """One line of text for an event: its wire type, the step or run, and what happened.
+
+    Always a single line: line breaks and other whitespace in names or keys taken from
+    user data become single spaces, so a crafted step name cannot forge log lines.
+    """
     subject = _subject(event)
     detail = _detail(event)
     parts: list[str] = [event.type]
@@ -130,7 +134,7 @@ def describe_event(event: WorkflowEvent) -> str:
         parts.append(subject)
     if detail:
         parts.append(detail)
-    return " ".join(parts)
+    return " ".join(" ".join(parts).split())
 
 
 def event_fields(event: WorkflowEvent) -> dict[str, object]:
