@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resultflow.devtools import NO_RUN_TEXT, Devtools, format_duration, record_run, render_tree
-from resultflow.events import ScopeStarted, StepStarted, WorkflowEvent
+from resultflow.events import ScopeStarted, StepSkipped, StepStarted, WorkflowEvent
 
 CHECKOUT_TREE = """\
 workflow checkout [err] 800ms: PostsNotFound(user_id='7')
@@ -80,3 +80,11 @@ def test_format_duration_picks_a_readable_unit() -> None:
     assert [
         format_duration(s) for s in (0.0, 0.00035, 0.0123, 0.12, 1.0, 59.994, 125.0, float("nan"))
     ] == ["0ms", "0.35ms", "12ms", "120ms", "1.00s", "59.99s", "2m05.0s", "?"]
+
+
+def test_line_breaks_in_names_keys_and_reasons_stay_on_their_line(event_script: type) -> None:
+    script = event_script("wf-nl").start("multi\nline").step("s1", "a\nb", 0, 0.1, key="k\n1")
+    script.add(StepSkipped(workflow_id="wf-nl", ts=script.at(0.1), step_id="s2", reason="x\ny"))
+    assert render_tree(record_run(script.events)) == (
+        "workflow multi line [running]\n|-- [ok] a b (key=k 1) 100ms\n`-- [skipped] s2: x y"
+    )

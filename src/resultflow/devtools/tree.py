@@ -10,7 +10,8 @@ workflow checkout [ok] 1.25s
 `-- [skipped] notify: no email address
 ```
 
-Plain ASCII on purpose: it survives every terminal, log collector and CI page.
+Plain ASCII on purpose: it survives every terminal, log collector and CI page. One
+line per node, always: line breaks in names, keys or reasons become spaces.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ __all__ = ["render_tree", "status_mark"]
 
 def render_tree(run: RunRecord) -> str:
     """Render `run` as an ASCII tree: one line per step or scope, scopes indented."""
-    lines = [_run_line(run)]
+    lines = [_one_line(_run_line(run))]
     tree = run.tree()
     _render_children(tree, None, "", lines)
     return "\n".join(lines)
@@ -60,7 +61,7 @@ def _render_children(
     children = tree.get(parent, ())
     for index, node in enumerate(children):
         last = index == len(children) - 1
-        lines.append(f"{indent}{'`-- ' if last else '|-- '}{_node_line(node)}")
+        lines.append(f"{indent}{'`-- ' if last else '|-- '}{_one_line(_node_line(node))}")
         if isinstance(node, ScopeRecord):
             _render_children(tree, node.scope_id, indent + ("    " if last else "|   "), lines)
 
@@ -89,6 +90,10 @@ def _step_line(step: StepRecord) -> str:
     if detail:
         text += f": {detail}"
     return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _timed(text: str, duration_s: float | None) -> str:
