@@ -41,6 +41,7 @@ from resultflow import (
     UnexpectedError,
     run,
     run_sync,
+    workflow,
 )
 from resultflow.events import (
     ApprovalAwaited,
@@ -345,6 +346,32 @@ async def test_step_span_name_falls_back_to_key_then_id(otel: Telemetry) -> None
     keyed = attributes_of(otel.span("step user:42"))
     assert keyed[attr.STEP_KEY] == "user:42"
     assert keyed[attr.STEP_NAME] == "user:42"
+
+
+class _Shop:
+    @staticmethod
+    async def pay(step: Step[str]) -> int:
+        return await step(Ok(2))
+
+
+async def test_workflow_span_name_is_the_workflow_name_else_the_qualname(
+    otel: Telemetry,
+) -> None:
+    adapter = otel.adapter()
+
+    @workflow(name="place-order", on_event=adapter.handle_event)
+    async def place(step: Step[str]) -> int:
+        return await step(Ok(1), name="one")
+
+    assert await place() == Ok(1)
+    assert await run(_Shop.pay, on_event=adapter.handle_event) == Ok(2)
+    assert sorted(s.name for s in otel.spans()) == [
+        "step one",
+        "step s1",
+        "workflow _Shop.pay",
+        "workflow place-order",
+    ]
+    assert attributes_of(otel.span("workflow place-order"))[attr.WORKFLOW_NAME] == "place-order"
 
 
 async def test_aborted_sibling_in_a_failed_scope(otel: Telemetry) -> None:
