@@ -193,6 +193,9 @@ async def test_kv_store_shares_records_between_instances_and_reports_corruption(
         await kv.set("approval:bad", '{"status": "maybe", "created_at": 1}')
         with pytest.raises(CorruptEntryError, match="status must be"):
             await first.get("bad")
+        await kv.set("approval:bad", "[" * 100_000 + "]" * 100_000)
+        with pytest.raises(CorruptEntryError, match="nested too deeply"):
+            await first.get("bad")
     finally:
         await kv.close()
 

@@ -628,6 +628,13 @@ def test_raising_decoders_carry_a_state_format_error() -> None:
         deserialize_entry({"result": {"ok": True, "value": 1}, "meta": [1]})
     with pytest.raises(StateDecodeError, match="set is not JSON data"):
         decode_value({1, 2})
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(StateDecodeError, match="result: the data is nested too deeply"):
+        deserialize_result({"ok": True, "value": deep})
+    with pytest.raises(StateDecodeError, match="entry: the data is nested too deeply"):
+        deserialize_entry({"result": {"ok": False, "error": deep}})
 
 
 # -- bad input for loads_state -------------------------------------------------------------------

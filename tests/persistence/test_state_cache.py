@@ -214,6 +214,8 @@ async def test_kvcache_ttl_default_and_override(backend) -> None:
         '{"format": 7, "result": {"ok": true, "value": 1}}',
         '{"format": 1, "meta": {}}',
         '{"format": 1, "result": {"ok": "yes"}}',
+        # valid JSON, but nested deeper than the decoder can recurse
+        '{"format": 1, "result": {"ok": true, "value": ' + "[" * 900 + "]" * 900 + "}}",
     ],
 )
 async def test_kvcache_corrupt_entry_is_a_typed_error(kv: KVStore, stored: str) -> None:

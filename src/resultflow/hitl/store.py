@@ -344,6 +344,9 @@ class KVApprovalStore(_RecordStore):
             )
         except (ValueError, StateDecodeError) as exc:
             raise CorruptEntryError(backend_name(self.kv), self.prefix + key, str(exc)) from None
+        except RecursionError:
+            detail = "the document is nested too deeply"
+            raise CorruptEntryError(backend_name(self.kv), self.prefix + key, detail) from None
 
 
 def _status(raw: object) -> ApprovalState:

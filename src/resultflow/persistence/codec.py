@@ -109,6 +109,8 @@ def deserialize_result(data: object) -> Ok[object] | Err[object]:
         return decode_result_body(data)
     except DecodeFailure as failure:
         raise StateDecodeError(failure.to_error("result")) from None
+    except RecursionError:
+        raise StateDecodeError(_too_deep("result")) from None
 
 
 # -- entries ---------------------------------------------------------------------------
@@ -126,6 +128,8 @@ def deserialize_entry(data: object) -> CacheEntry:
         return _entry(data)
     except DecodeFailure as failure:
         raise StateDecodeError(failure.to_error("entry")) from None
+    except RecursionError:
+        raise StateDecodeError(_too_deep("entry")) from None
 
 
 # -- states ----------------------------------------------------------------------------
@@ -234,6 +238,10 @@ def _encode_meta(meta: Mapping[str, object], path: str) -> JSONValue:
 
 
 # -- reading documents ----------------------------------------------------------------
+def _too_deep(path: str) -> StateFormatError:
+    return StateFormatError(message=f"{path}: the data is nested too deeply", path=path)
+
+
 def _format_problem(document: dict[str, object], found: object) -> StateFormatError | None:
     if "format" not in document:
         return StateFormatError(
