@@ -40,13 +40,23 @@ from resultflow.events import (
 from resultflow.guard import Guard
 from resultflow.result import Err, Ok
 from resultflow.short_circuit import StepExit
+from resultflow.step_ops import discard
 from resultflow.timeout import EXPIRED, Timeout, within
 
 if TYPE_CHECKING:
     from resultflow.policies import Policy
     from resultflow.retry import RetryPolicy
 
-__all__ = ["AnyResult", "RunState", "StepBase", "StepInfo", "StepInterceptor", "StepOp", "StepSpec"]
+__all__ = [
+    "AnyResult",
+    "RunState",
+    "StepBase",
+    "StepInfo",
+    "StepInterceptor",
+    "StepOp",
+    "StepSpec",
+    "discard",
+]
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -224,7 +234,8 @@ class RunState:
         if isinstance(value, _Success):
             return Ok(cast("_Success[object]", value).unwrap())
         if isinstance(value, _Failure):
-            return Err(cast("_Failure[object]", value).failure())
+            failure: object = cast("_Failure[object]", value).failure()
+            return Err(failure, failure if isinstance(failure, BaseException) else None)
         problem = TypeError(
             f"step {label!r} returned {kind.__name__} ({value!r:.80}), not a Result; "
             "return Ok(value) or Err(error)"
@@ -531,12 +542,6 @@ def _through(
         return await guard.call_result(call)
 
     return guarded
-
-
-def discard(op: object) -> None:
-    """Close a bare coroutine that will not run, so Python does not warn about it."""
-    if inspect.iscoroutine(op):
-        op.close()
 
 
 class StepBase(Generic[E_contra]):

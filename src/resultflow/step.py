@@ -25,6 +25,7 @@ from resultflow.conditional import ConditionalSteps
 from resultflow.pipeline import AnyResult, RunState, StepOp, StepSpec, spec_from_policy
 from resultflow.result import Err, Ok
 from resultflow.scopes import ConcurrentSteps
+from resultflow.step_ops import ErrorMapping, discard, is_bare_awaitable
 from resultflow.timeout import Timeout
 
 if TYPE_CHECKING:
@@ -265,15 +266,7 @@ class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
         timeout: float | Timeout | None = None,
     ) -> T:
         """Run a Result-returning op and map its error into the body's error union."""
-        run = self._run
-
-        async def mapped() -> AnyResult:
-            result = await run.once(fn, name)
-            if type(result) is Err:
-                return Err(on_error(result.error), result.cause)  # type: ignore[arg-type]
-            return result
-
-        op: Any = mapped
+        op: Any = ErrorMapping(fn, cast("Callable[[object], object]", on_error))
         value: T = await self(op, key=key, name=name, retry=retry, timeout=timeout)
         return value
 
@@ -414,9 +407,7 @@ def build_spec(
             limiter=limiter,
         )
         spec = spec_from_policy(resolved, ttl=ttl, description=description)
-    if spec.retry is not None and _is_bare_awaitable(op):
-        from resultflow.pipeline import discard
-
+    if spec.retry is not None and is_bare_awaitable(op):
         discard(op)
         raise TypeError(
             "a step with retry= needs a zero-argument callable that creates the operation "
@@ -424,10 +415,6 @@ def build_spec(
             "only be awaited once"
         )
     return spec
-
-
-def _is_bare_awaitable(op: object) -> bool:
-    return not callable(op) and hasattr(op, "__await__")
 
 
 def _raising_op(

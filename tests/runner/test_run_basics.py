@@ -64,6 +64,13 @@ async def test_returns_failure_becomes_err() -> None:
 
     assert await run(body) == Err("nope")
 
+    async def raising_failure(step: Step[ValueError]) -> int:
+        return await step(lambda: Failure(ValueError("bad")), key="k")
+
+    result = await run(raising_failure)
+    # like contrib.returns.from_returns: an exception held by a Failure is also the cause
+    assert isinstance(result, Err) and result.cause is result.error
+
 
 async def test_except_exception_in_body_cannot_swallow_the_exit() -> None:
     async def body(step: Step[NotFound]) -> str:
@@ -211,6 +218,67 @@ async def test_step_from_result_maps_the_error() -> None:
         return await step.from_result(lambda: find("missing"), on_error=lambda e: f"no {e.id}")
 
     assert await run(body) == Err("no missing")
+
+
+async def test_step_from_result_with_a_bare_coroutine_is_closed_on_a_cache_hit() -> None:
+    from resultflow import MemoryCache
+
+    async def body(step: Step[str]) -> str:
+        await step(lambda: Ok("cached"), key="user")
+        return await step.from_result(find("missing"), on_error=lambda e: f"no {e.id}", key="user")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = await run(body, cache=MemoryCache())
+        import gc
+
+        gc.collect()  # an unclosed coroutine would warn "never awaited" here
+    assert result == Ok("cached")
+
+
+async def test_step_from_result_with_a_bare_coroutine_and_retry_is_a_type_error() -> None:
+    async def body(step: Step[str]) -> str:
+        return await step.from_result(find("x"), on_error=str, retry=3)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = await run(body)
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert result.error.exception_type == "TypeError"
+    assert "zero-argument callable" in result.error.message
+
+
+async def test_step_from_result_never_passes_an_exception_to_on_error() -> None:
+    mapped: list[object] = []
+
+    def on_error(error: NotFound) -> str:
+        mapped.append(error)
+        return f"no {error.id}"
+
+    async def crash() -> Ok[str] | Err[NotFound]:
+        raise ConnectionError("db down")
+
+    async def body(step: Step[str]) -> str:
+        return await step.from_result(crash, on_error=on_error, name="lookup")
+
+    result = await run(body)
+    assert mapped == []
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert result.error.exception_type == "ConnectionError" and result.error.step == "lookup"
+    assert isinstance(result.cause, ConnectionError)
+
+    async def retried(step: Step[str]) -> str:
+        return await step.from_result(lambda: find("missing"), on_error=on_error, retry=2)
+
+    from resultflow.testing.clock import TestClock
+
+    assert await run(retried, clock=TestClock()) == Err("no missing")
+    assert mapped == [NotFound("missing"), NotFound("missing")]
+
+    async def from_returns_failure(step: Step[str]) -> str:
+        return await step.from_result(lambda: Failure(NotFound("f")), on_error=on_error)  # type: ignore[arg-type]
+
+    assert await run(from_returns_failure) == Err("no f")
 
 
 async def test_workflow_decorator_forms() -> None:
