@@ -171,6 +171,7 @@ def test_bad_documents_are_rejected_with_the_path(
         (b"\xff\xfe\x00", "not valid JSON"),
         ("[1, 2]", "document: expected an object, got a list"),
         ("null", "document: expected an object, got null"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         (
             '{"format": "resultflow.run", "version": 1, "run": {"nodes": [], "workflow_id": "w",'
             ' "name": null, "status": "running", "started_at": NaN}}',

@@ -174,6 +174,8 @@ def test_from_json_rejects_what_is_not_a_snapshot() -> None:
         Snapshot.from_json('{"format": 1}')
     with pytest.raises(ValueError, match="unsupported snapshot format 99"):
         Snapshot.from_json('{"format": 99, "steps": [], "result": null}')
+    with pytest.raises(ValueError, match="nested too deeply"):
+        Snapshot.from_json("[" * 100_000 + "]" * 100_000)
 
 
 def test_type_changes_are_differences() -> None:

@@ -61,6 +61,8 @@ def import_run(text: str | bytes) -> RunRecord:
         document: object = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunImportError(f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # absurdly nested input; no export is nested this deep
+        raise RunImportError("not an exported run: JSON nested too deeply") from exc
     top = _Reader(document, "document")
     fmt = top.get_str("format")
     if fmt != EXPORT_FORMAT:

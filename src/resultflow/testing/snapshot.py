@@ -50,7 +50,10 @@ class Snapshot:
     @classmethod
     def from_json(cls, text: str) -> Snapshot:
         """Read a snapshot written by `to_json`; a `ValueError` says what is wrong."""
-        data: object = json.loads(text)
+        try:
+            data: object = json.loads(text)
+        except RecursionError as exc:  # no snapshot is nested this deep
+            raise ValueError("not a snapshot: JSON nested too deeply") from exc
         if not isinstance(data, dict):
             raise ValueError(f"a snapshot is a JSON object, not {type(data).__name__}")
         found = cast("dict[str, object]", data)
