@@ -12,7 +12,12 @@ import pytest
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from resultflow.persistence.kv import StoreClosedError, StoreError, StoreUnavailableError
+from resultflow.persistence.kv import (
+    CorruptEntryError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailableError,
+)
 from resultflow.persistence.kv_postgres import PostgresKV
 from resultflow.persistence.state import StatePersistence
 from resultflow.testing.clock import TestClock
@@ -41,6 +46,25 @@ async def test_creates_its_table_in_the_schema(postgres_url: str, postgres_schem
         ).fetchone()
     assert row == (b"k", b"v", None)
     await kv.close()
+
+
+async def test_rows_written_by_something_else_are_reported_or_skipped(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    kv = PostgresKV(postgres_url, schema=postgres_schema)
+    try:
+        await kv.set("ok", "fine")
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            insert = f'INSERT INTO "{postgres_schema}".resultflow_kv VALUES (%s, %s, NULL)'
+            connection.execute(insert, (b"binary", b"\xff\xfe"))
+            connection.execute(insert, (b"\xffnot-a-key", b"v"))
+        with pytest.raises(CorruptEntryError, match="not UTF-8") as raised:
+            await kv.get("binary")
+        assert (raised.value.backend, raised.value.key) == ("postgres", "binary")
+        assert await kv.get("ok") == "fine"
+        assert [key async for key in kv.scan("")] == ["binary", "ok"]
+    finally:
+        await kv.close()
 
 
 async def test_creates_a_missing_schema(postgres_url: str, postgres_schema: str) -> None:

@@ -98,6 +98,25 @@ async def test_foreign_bytes_are_reported_or_skipped(
     await kv.close()
 
 
+async def test_foreign_bytes_through_a_decoding_client_are_reported_or_skipped(
+    redis_url: str, redis_prefix: str, raw: Redis
+) -> None:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    kv = RedisKV(client, prefix=redis_prefix)
+    try:
+        await kv.set("text", "ok")
+        await raw.set(f"{redis_prefix}binary".encode(), b"\xff\xfe")
+        await raw.set(redis_prefix.encode() + b"\xff", b"v")
+        with pytest.raises(CorruptEntryError, match="not UTF-8"):
+            await kv.get("binary")
+        assert await kv.get("text") == "ok"
+        assert sorted([key async for key in kv.scan("")]) == ["binary", "text"]
+        assert await client.ping() is True  # the caller's client is still usable
+    finally:
+        await kv.close()
+        await client.aclose()
+
+
 async def test_a_server_that_is_down_is_unavailable_at_once() -> None:
     kv = RedisKV("redis://127.0.0.1:1/0", connect_timeout=1)
     started = time.monotonic()

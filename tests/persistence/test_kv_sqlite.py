@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from resultflow.persistence.kv import StoreClosedError, StoreError, StoreUnavailableError
+from resultflow.persistence.kv import (
+    CorruptEntryError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailableError,
+)
 from resultflow.persistence.kv_sqlite import SQLiteKV, check_table_name, prefix_upper_bound
 from resultflow.testing.clock import TestClock
 
@@ -53,6 +58,30 @@ async def test_rows_hold_utf8_keys_text_values_and_expiry(tmp_path: Path) -> Non
     await kv.set("ключ", "значение", ttl=5)
     await kv.close()
     assert read_rows(path, "my_kv") == [("ключ".encode(), "значение", 105.0)]
+
+
+async def test_rows_written_by_something_else_are_reported_or_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "foreign.db"
+    kv = SQLiteKV(path)
+    await kv.set("ok", "fine")
+    with sqlite3.connect(path) as connection:
+        insert = "INSERT INTO resultflow_kv (key, value, expires_at) VALUES (?, ?, NULL)"
+        connection.execute(insert, (b"blob", b"\xff\xfe"))  # a BLOB, not TEXT
+        connection.execute(insert, (b"bad-text", "x"))
+        connection.execute(
+            "UPDATE resultflow_kv SET value = CAST(X'C328' AS TEXT) WHERE key = ?", (b"bad-text",)
+        )
+        connection.execute(insert, (b"utf8-blob", "héllo".encode()))
+        connection.execute(insert, (b"\xffnot-a-key", "v"))
+    with pytest.raises(CorruptEntryError, match="not UTF-8") as blob:
+        await kv.get("blob")
+    assert (blob.value.backend, blob.value.key) == ("sqlite", "blob")
+    with pytest.raises(CorruptEntryError, match="not UTF-8"):
+        await kv.get("bad-text")
+    assert await kv.get("utf8-blob") == "héllo"
+    assert await kv.get("ok") == "fine"
+    assert [key async for key in kv.scan("")] == ["bad-text", "blob", "ok", "utf8-blob"]
+    await kv.close()
 
 
 async def test_tables_are_independent(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
 
 from resultflow.clock import SYSTEM_CLOCK, Clock
 from resultflow.persistence.kv import (
+    CorruptEntryError,
     StoreClosedError,
     StoreError,
     StoreUnavailableError,
@@ -103,10 +104,19 @@ class PostgresKV:
         return self._pool
 
     async def get(self, key: str) -> str | None:
-        """The value under `key`, or None when missing or expired."""
+        """The value under `key`, or None when missing or expired.
+
+        Raises `CorruptEntryError` when the stored bytes are not UTF-8 (a row written by
+        something else).
+        """
         query = self._sql(f"SELECT value FROM {{}} WHERE key = %s AND {_LIVE}")
         rows, _ = await self._execute(query, (_encode(check_key(key)), self._clock.now()))
-        return None if not rows else _decode(rows[0][0])
+        if not rows:
+            return None
+        try:
+            return _decode(rows[0][0])
+        except UnicodeDecodeError as exc:
+            raise CorruptEntryError(_BACKEND, key, f"value is not UTF-8: {exc}") from exc
 
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
         """Store `value` under `key`, expiring after `ttl` seconds when given."""
@@ -148,7 +158,11 @@ class PostgresKV:
             params = (start, *upper_params, self._clock.now(), _SCAN_BATCH)
             rows, _ = await self._execute(query, params)
             for row in rows:
-                yield _decode(row[0])
+                try:
+                    key = _decode(row[0])
+                except UnicodeDecodeError:
+                    continue  # not UTF-8: written by something else, not a key of ours
+                yield key
             if len(rows) < _SCAN_BATCH:
                 return
             start, operator = _as_bytes(rows[-1][0]), ">"

@@ -10,12 +10,13 @@ matches only keys that really start with `a*`.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar, cast
 
 try:
     from redis import exceptions as redis_errors
     from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.client import NEVER_DECODE
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides redis
     raise ImportError("RedisKV needs redis-py: pip install resultflow[redis]") from exc
 
@@ -86,7 +87,7 @@ class RedisKV:
     async def get(self, key: str) -> str | None:
         """The value under `key`, or None when missing or expired."""
         name = self._name(key)
-        raw = await _call(self._client.get(name))
+        raw = await _call(self._raw("GET", name))
         if raw is None:
             return None
         try:
@@ -120,10 +121,9 @@ class RedisKV:
         seen: set[str] = set()  # SCAN may return a key more than once
         cursor: int = 0
         while True:
-            page = self._client.scan(  # pyright: ignore[reportUnknownMemberType]
-                cursor, match=pattern.encode("utf-8"), count=_SCAN_COUNT
-            )
-            cursor, names = await _call(page)
+            page = self._raw("SCAN", cursor, "MATCH", pattern.encode("utf-8"), "COUNT", _SCAN_COUNT)
+            reply = await _call(page)
+            cursor, names = _scan_reply(reply)
             for raw in names:
                 try:
                     key = _text(raw)[len(self.prefix) :]
@@ -146,6 +146,18 @@ class RedisKV:
     def __repr__(self) -> str:
         return f"RedisKV(prefix={self.prefix!r})"
 
+    def _raw(self, *command: object) -> Awaitable[object]:
+        """Send `command` and read the reply as bytes, even on a `decode_responses` client.
+
+        A caller's client may decode replies; a value or key that is not UTF-8 would
+        then fail inside redis-py instead of being reported (`get`) or skipped (`scan`).
+        """
+        execute = cast(
+            "Callable[..., Awaitable[object]]",
+            self._client.execute_command,  # pyright: ignore[reportUnknownMemberType]
+        )
+        return execute(*command, **{NEVER_DECODE: True})
+
     def _name(self, key: str) -> bytes:
         if self._closed:
             raise StoreClosedError(_BACKEND)
@@ -165,6 +177,17 @@ async def _call(operation: Awaitable[_Out]) -> _Out:
 def glob_escape(text: str) -> str:
     """Escape Redis glob metacharacters (`*`, `?`, `[`, `]`, backslash) in `text`."""
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+def _scan_reply(reply: object) -> tuple[int, list[object]]:
+    """The next cursor and the key names of a SCAN reply."""
+    if isinstance(reply, list | tuple):
+        parts = cast("list[object] | tuple[object, ...]", reply)
+        if len(parts) == 2 and isinstance(parts[1], list):
+            cursor = parts[0]  # redis-py's SCAN callback already made it an int
+            number = cursor if isinstance(cursor, int) else int(_text(cursor))
+            return number, cast("list[object]", parts[1])
+    raise StoreError(_BACKEND, f"unexpected SCAN reply {reply!r:.80}")
 
 
 def _text(raw: object) -> str:

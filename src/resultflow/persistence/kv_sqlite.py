@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from resultflow.clock import SYSTEM_CLOCK, Clock
 from resultflow.persistence.kv import (
+    CorruptEntryError,
     StoreClosedError,
     StoreError,
     StoreUnavailableError,
@@ -64,11 +65,23 @@ class SQLiteKV:
         self._closed = False
 
     async def get(self, key: str) -> str | None:
-        """The value under `key`, or None when missing or expired."""
+        """The value under `key`, or None when missing or expired.
+
+        Raises `CorruptEntryError` when the stored value is not UTF-8 text (a row written
+        by something else).
+        """
         encoded = check_key(key).encode("utf-8")
-        query = f"SELECT value FROM {self._quoted} WHERE key = ? AND {_LIVE}"
+        # Read the raw bytes: sqlite3 would fail on invalid UTF-8 TEXT with a generic
+        # error, and would hand back a BLOB value as bytes.
+        query = f"SELECT CAST(value AS BLOB) FROM {self._quoted} WHERE key = ? AND {_LIVE}"
         row = await self._run(lambda db: db.execute(query, (encoded, self._now())).fetchone())
-        return None if row is None else str(row[0])
+        if row is None:
+            return None
+        raw = row[0]
+        try:
+            return bytes(raw).decode("utf-8")
+        except (TypeError, UnicodeDecodeError) as exc:
+            raise CorruptEntryError(_BACKEND, key, f"value is not UTF-8 text: {exc}") from exc
 
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
         """Store `value` under `key`, expiring after `ttl` seconds when given."""
@@ -109,8 +122,12 @@ class SQLiteKV:
             )
             params = (start, *upper_params, self._now())
             rows = await self._run(partial(_fetch_keys, query=query, params=params))
-            for key in rows:
-                yield key.decode("utf-8")
+            for raw in rows:
+                try:
+                    key = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    continue  # not UTF-8: written by something else, not a key of ours
+                yield key
             if len(rows) < _SCAN_BATCH:
                 return
             start, operator = rows[-1], ">"
