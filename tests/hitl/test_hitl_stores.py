@@ -246,6 +246,27 @@ async def test_state_store_round_trip_list_and_delete(states: WorkflowStateStore
     assert await states.list_runs() == ["run-2"]
 
 
+class CountingKV(MemoryKV):
+    """A MemoryKV that counts its scans."""
+
+    scans = 0
+
+    def scan(self, prefix: str = "") -> AsyncIterator[str]:
+        self.scans += 1
+        return super().scan(prefix)
+
+
+async def test_kv_state_store_lists_many_runs_in_one_scan() -> None:
+    kv = CountingKV()
+    states = KVStateStore(kv)
+    run_ids = [f"run-{index:04d}" for index in range(1200)]
+    for run_id in reversed(run_ids):
+        await states.save(_snapshot(run_id))
+    await kv.set("other:run-x", "not a run")
+    assert await states.list_runs() == run_ids
+    assert kv.scans == 1
+
+
 async def test_kv_state_store_migrates_old_versions() -> None:
     kv = MemoryKV()
     old = KVStateStore(kv, version=1)

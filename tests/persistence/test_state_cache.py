@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import tracemalloc
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -152,6 +154,38 @@ async def test_list_by_prefix_and_with_changes_between_pages(kv: KVStore) -> Non
     rest = await states.list(prefix="order-", limit=2, cursor=first.next_cursor)
     assert first.items == ["order-1", "order-2"]
     assert rest == Page(items=[], next_cursor=None)
+
+
+class ManyRunsKV(MemoryKV):
+    """A store whose scan reports `count` state keys, newest first, some of them twice."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    async def scan(self, prefix: str = "") -> AsyncIterator[str]:
+        for index in reversed(range(self.count)):
+            key = f"state:run-{index:06d}"
+            if key.startswith(prefix):
+                yield key
+                if index % 1000 == 0:
+                    yield key  # SCAN may repeat a key
+
+
+async def test_list_holds_one_page_of_ids_however_many_runs_are_stored() -> None:
+    states = StatePersistence(ManyRunsKV(20_000))
+    tracemalloc.start()
+    try:
+        first = await states.list(limit=3)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200_000  # the 20,000 ids themselves would take over 1 MB
+    assert first == Page(items=["run-000000", "run-000001", "run-000002"], next_cursor="run-000002")
+    later = await states.list(limit=3, cursor="run-000999")
+    assert later.items == ["run-001000", "run-001001", "run-001002"]  # repeated key once
+    last = await states.list(limit=3, cursor="run-019997")
+    assert last == Page(items=["run-019998", "run-019999"], next_cursor=None)
 
 
 async def test_list_rejects_a_bad_limit(kv: KVStore) -> None:

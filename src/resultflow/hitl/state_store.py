@@ -172,15 +172,10 @@ class KVStateStore:
         await self.persistence.delete(run_id)
 
     async def list_runs(self) -> builtins.list[str]:
-        """Every stored run id, sorted."""
-        run_ids: builtins.list[str] = []
-        cursor: str | None = None
-        while True:
-            page = await self.persistence.list(limit=500, cursor=cursor)
-            run_ids.extend(page.items)
-            if page.next_cursor is None:
-                return run_ids
-            cursor = page.next_cursor
+        """Every stored run id, sorted (one scan of the store)."""
+        prefix = self.persistence.prefix
+        found = {key[len(prefix) :] async for key in self.persistence.kv.scan(prefix)}
+        return sorted(found)
 
     def __repr__(self) -> str:
         return f"KVStateStore({self.persistence!r}, version={self.version})"

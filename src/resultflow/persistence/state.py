@@ -10,6 +10,7 @@ every store failure) whose `.error` is the codec's `StateFormatError`, and
 
 from __future__ import annotations
 
+import bisect
 import builtins
 from collections.abc import Mapping
 
@@ -102,14 +103,23 @@ class StatePersistence:
         if cursor is not None:
             check_key(cursor)
         start = len(self.prefix)
-        run_ids: builtins.list[str] = []
+        # The `limit + 1` smallest ids after the cursor, kept sorted: a page costs one
+        # scan but never holds more than a page of ids, however many runs are stored.
+        smallest: builtins.list[str] = []
         async for key in self.kv.scan(self.prefix + run_prefix):
             run_id = key[start:]
-            if cursor is None or run_id > cursor:
-                run_ids.append(run_id)
-        run_ids.sort()
-        page = run_ids[:limit]
-        more = len(run_ids) > limit
+            if cursor is not None and run_id <= cursor:
+                continue
+            at = bisect.bisect_left(smallest, run_id)
+            if at < len(smallest) and smallest[at] == run_id:
+                continue  # a store may report a key twice (Redis SCAN does)
+            if len(smallest) <= limit:
+                bisect.insort(smallest, run_id)
+            elif run_id < smallest[-1]:
+                bisect.insort(smallest, run_id)
+                smallest.pop()
+        page = smallest[:limit]
+        more = len(smallest) > limit
         return Page(items=page, next_cursor=page[-1] if more else None)
 
     def __repr__(self) -> str:
