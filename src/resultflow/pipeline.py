@@ -166,6 +166,7 @@ class RunState:
         "ctx",
         "defaults",
         "interceptor",
+        "mapper_failure",
         "on_after_step",
         "on_before_step",
         "plain",
@@ -190,16 +191,31 @@ class RunState:
         self.catch_unexpected = catch_unexpected
         self.token = object()
         self.interceptor: StepInterceptor | None = None
+        # What the catch_unexpected mapper raised, once it has: that exception must
+        # leave the run as it is, never be fed back to the mapper.
+        self.mapper_failure: Exception | None = None
         # A plain run has nothing to observe or intercept: steps take the fast path.
         self.plain = ctx.on_event is None and on_before_step is None and not defaults
 
     # -- errors -----------------------------------------------------------------------
     def unexpected(self, exc: Exception, label: str | None) -> Err[object]:
-        """The Err for an exception raised by an op, a body or a hook."""
+        """The Err for an exception raised by an op, a body or a hook.
+
+        In strict mode this is `Err(catch_unexpected(exc))`. An exception raised by the
+        mapper itself propagates (a bug in the mapper is not hidden), also when it
+        reaches this method again on its way out of the body.
+        """
         mapper = self.catch_unexpected
-        if mapper is not None:
+        if mapper is None:
+            return Err(UnexpectedError.from_exception(exc, step=label), exc)
+        failure = self.mapper_failure
+        if failure is not None and _holds(exc, failure):
+            raise exc
+        try:
             return Err(mapper(exc), exc)
-        return Err(UnexpectedError.from_exception(exc, step=label), exc)
+        except Exception as bug:
+            self.mapper_failure = bug
+            raise
 
     def exit(self, result: Err[object]) -> StepExit:
         """The signal that ends this run with `result`."""
@@ -533,6 +549,16 @@ class RunState:
             "key": key,
             "parent_id": parent_id,
         }
+
+
+def _holds(exc: BaseException, target: BaseException) -> bool:
+    """True when `exc` is `target` or an exception group holding it."""
+    if exc is target:
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        group = cast("BaseExceptionGroup[BaseException]", exc)
+        return group.subgroup(lambda inner: inner is target) is not None
+    return False
 
 
 def _through(

@@ -144,6 +144,7 @@ async def execute_run(
     options: RunOptions,
 ) -> AnyResult:
     """The shared implementation of `run` and `Workflow.__call__`."""
+    check_options(options, "run")
     clock = options.get("clock") or SYSTEM_CLOCK
     ctx = RunContext(
         options.get("workflow_id") or str(uuid.uuid4()),
@@ -182,6 +183,21 @@ async def execute_run(
     return result
 
 
+_OPTION_NAMES = RunOptions.__required_keys__ | RunOptions.__optional_keys__
+
+
+def check_options(options: RunOptions, caller: str) -> None:
+    """Reject keyword options `run` does not know (a typo would otherwise be ignored)."""
+    if options.keys() <= _OPTION_NAMES:
+        return
+    unknown = ", ".join(sorted(options.keys() - _OPTION_NAMES))
+    known = ", ".join(sorted(_OPTION_NAMES | {"catch_unexpected"}))
+    raise TypeError(
+        f"{caller}() got unknown option(s): {unknown}. Its keyword options are {known}; "
+        "pass body arguments positionally, or use @workflow for keyword arguments"
+    )
+
+
 async def _prepare(state: RunState, options: RunOptions) -> AnyResult | None:
     """Context, hooks, cache and resume state; an Err here ends the run before it starts."""
     ctx = state.ctx
@@ -208,7 +224,10 @@ async def _prepare(state: RunState, options: RunOptions) -> AnyResult | None:
         except Exception as exc:
             return state.unexpected(exc, "resume_state")
         cache = cache if cache is not None else MemoryCache(max_size=None)
-        await _load_resume(cache, entries)
+        try:
+            await _load_resume(cache, entries)
+        except Exception as exc:
+            return state.unexpected(exc, "resume_state")
     state.cache = cache
     state.on_after_step = options.get("on_after_step")
     state.on_before_step = options.get("on_before_step")
@@ -289,34 +308,65 @@ async def _run_body(
     current = run_context_var.set(ctx)
     try:
         awaitable = body(Step(state), *args, **kwargs)
+        if not inspect.isawaitable(awaitable):
+            raise TypeError(
+                f"the body of run() must be an async def; {_describe(body)} returned "
+                f"{type(awaitable).__name__} (use run_sync for a synchronous body)"
+            )
         if timeout is None:
             return Ok(await awaitable)
         outcome = await within(ctx.clock, timeout, awaitable)
         if outcome is EXPIRED:
             return Err(WorkflowTimeout(seconds=timeout))
         return Ok(outcome)
-    except asyncio.CancelledError:
-        if ctx.on_event is not None:
-            await ctx.emit(
-                WorkflowCancelled(
-                    workflow_id=ctx.workflow_id,
-                    ts=ctx.now(),
-                    context=ctx.context,
-                    duration_s=ctx.clock.monotonic() - started,
-                )
-            )
-        raise
-    except (KeyboardInterrupt, SystemExit):
-        raise
+    except GeneratorExit:
+        raise  # the run's coroutine is being closed: nothing may be awaited any more
     except BaseException as exc:
         found = find_exit(exc, state.token)
         if found is not None:
             return found.result
         if isinstance(exc, Exception):
-            return state.unexpected(exc, None)
+            try:
+                return state.unexpected(exc, None)
+            except Exception as bug:
+                await _ended_without_result(state, started, bug)
+                raise
+        await _ended_without_result(state, started, exc)
         raise
     finally:
         run_context_var.reset(current)
+
+
+async def _ended_without_result(state: RunState, started: float, exc: BaseException) -> None:
+    """Emit `workflow_cancelled` for a run that an exception leaves without a result.
+
+    That is asyncio cancellation (no reason), and anything else that passes through
+    `run`: KeyboardInterrupt, SystemExit, another run's exit signal, an exception raised
+    by the `catch_unexpected` mapper (the reason names it). So every `workflow_start`
+    is followed by exactly one ending event.
+    """
+    ctx = state.ctx
+    if ctx.on_event is None:
+        return
+    if isinstance(exc, asyncio.CancelledError):
+        reason = None
+    elif exc is state.mapper_failure:
+        reason = f"catch_unexpected raised {type(exc).__name__}: {exc}"
+    else:
+        reason = f"{type(exc).__name__} passed through the run"
+    await ctx.emit(
+        WorkflowCancelled(
+            workflow_id=ctx.workflow_id,
+            ts=ctx.now(),
+            context=ctx.context,
+            duration_s=ctx.clock.monotonic() - started,
+            reason=reason,
+        )
+    )
+
+
+def _describe(body: object) -> str:
+    return str(getattr(body, "__qualname__", None) or repr(body))
 
 
 async def _maybe_await(value: Awaitable[T] | T) -> T:
@@ -399,6 +449,7 @@ def workflow(
     """
     if body is not None:
         return Workflow[Any, Any, Any](body, catch_unexpected=None, options={})
+    check_options(options, "workflow")
 
     def decorate(fn: Callable[..., Awaitable[object]]) -> Workflow[Any, Any, Any]:
         return Workflow[Any, Any, Any](fn, catch_unexpected=catch_unexpected, options=options)

@@ -12,283 +12,49 @@ import inspect
 import uuid
 from collections.abc import Callable
 from typing import (
-    TYPE_CHECKING,
     Any,
     Concatenate,
     Generic,
-    NoReturn,
     Protocol,
     TypeVar,
     cast,
     overload,
 )
 
-from returns.result import Result as ReturnsResult
 from typing_extensions import ParamSpec, TypeVarTuple, Unpack
 
-from resultflow.cache import AnyStepCache, CacheEntry, MemoryCache, StepCache
+from resultflow.cache import CacheEntry, MemoryCache, StepCache
 from resultflow.clock import SYSTEM_CLOCK
 from resultflow.context import RunContext
 from resultflow.errors import Skipped, UnexpectedError
 from resultflow.events import (
-    HookAfterStep,
-    HookAfterStepError,
     HookBeforeStart,
     HookBeforeStartError,
-    HookBeforeStepError,
     HookShouldRun,
     HookShouldRunError,
-    StepCacheHit,
-    StepCacheMiss,
-    StepCompleted,
-    StepFailed,
-    StepStarted,
-    StepSucceeded,
+    WorkflowCancelled,
     WorkflowFailed,
     WorkflowSkipped,
     WorkflowStarted,
     WorkflowSucceeded,
 )
-from resultflow.pipeline import AnyResult, RunState, StepInfo, StepSpec
+from resultflow.pipeline import AnyResult, RunState
 from resultflow.result import Err, Ok
-from resultflow.runner import RunOptions
+from resultflow.resume import ResumeState
+from resultflow.runner import RunOptions, check_options
 from resultflow.short_circuit import find_exit
-
-if TYPE_CHECKING:
-    from resultflow.retry import RetryPolicy
+from resultflow.sync_step import SyncStep
 
 __all__ = ["SyncStep", "SyncWorkflow", "run_sync", "workflow_sync"]
 
 T = TypeVar("T")
 E = TypeVar("E")
 U = TypeVar("U")
-F = TypeVar("F")
 T_co = TypeVar("T_co", covariant=True)
 E_co = TypeVar("E_co", covariant=True)
 U_co = TypeVar("U_co", covariant=True)
-E_contra = TypeVar("E_contra", contravariant=True)
 P = ParamSpec("P")
 Ts = TypeVarTuple("Ts")
-
-
-class SyncStep(Generic[E_contra]):
-    """The step runner of a synchronous body; `E` is the body's error union."""
-
-    __slots__ = ("_run",)
-
-    def __init__(self, run: RunState) -> None:
-        self._run = run
-
-    @property
-    def context(self) -> RunContext:
-        """The run's context: `workflow_id`, the user `context`, the clock."""
-        return self._run.ctx
-
-    @overload
-    def __call__(
-        self,
-        op: Ok[T] | Err[E_contra] | Callable[[], Ok[T] | Err[E_contra]],
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        ttl: float | None = None,
-    ) -> T: ...
-
-    @overload
-    def __call__(
-        self,
-        op: ReturnsResult[T, E_contra] | Callable[[], ReturnsResult[T, E_contra]],
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        ttl: float | None = None,
-    ) -> T: ...
-
-    def __call__(
-        self,
-        op: object,
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        ttl: float | None = None,
-    ) -> object:
-        run = self._run
-        retry_policy = None
-        if retry is not None:
-            from resultflow.retry import RetryPolicy
-
-            retry_policy = RetryPolicy.coerce(retry)
-        spec = StepSpec(key=key, name=name, retry=retry_policy, ttl=ttl)
-        result = execute_sync(run, op, spec)
-        if type(result) is Ok:
-            return result.value
-        raise run.exit(result)
-
-    def try_(
-        self,
-        fn: Callable[[], T],
-        *,
-        error: E_contra,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-    ) -> T:
-        """Run a function that raises; its exceptions become `Err(error)`."""
-
-        def op() -> AnyResult:
-            try:
-                return Ok(fn())
-            except Exception as exc:
-                return Err(error, exc)
-
-        value: T = self(cast("Any", op), key=key, name=name, retry=retry)
-        return value
-
-    def fail(self, error: E_contra) -> NoReturn:
-        """Exit the body now with `Err(error)`."""
-        raise self._run.exit(Err(error))
-
-
-def execute_sync(run: RunState, op: object, spec: StepSpec) -> AnyResult:
-    """Run one step synchronously: cache, hooks, events, retries."""
-    ctx = run.ctx
-    listening = ctx.on_event is not None
-    step_id = ctx.new_step_id()
-    key, name = spec.key, spec.name
-    fields = run.step_fields
-    cache = run.cache
-    if key is not None and cache is not None:
-        entry = _cache_get(cache, key)
-        if entry is not None:
-            if listening:
-                ctx.emit_sync(StepCacheHit(**fields(step_id, name, key, None)))
-            return entry.result
-        if listening:
-            ctx.emit_sync(StepCacheMiss(**fields(step_id, name, key, None)))
-    if run.on_before_step is not None:
-        _before_step(run, StepInfo(step_id, name, key))
-    if listening:
-        ctx.emit_sync(StepStarted(**fields(step_id, name, key, None)))
-    started = ctx.clock.monotonic()
-    result = _attempts(run, op, spec, step_id)
-    duration = ctx.clock.monotonic() - started
-    if listening:
-        if type(result) is Ok:
-            ctx.emit_sync(
-                StepSucceeded(
-                    **fields(step_id, name, key, None), value=result.value, duration_s=duration
-                )
-            )
-        else:
-            ctx.emit_sync(
-                StepFailed(
-                    **fields(step_id, name, key, None), error=result.error, duration_s=duration
-                )
-            )
-    if key is not None:
-        _complete(run, key, result, spec, step_id, duration)
-    return result
-
-
-def _once(run: RunState, op: object, label: str | None) -> AnyResult:
-    try:
-        value: object = op() if callable(op) else op
-    except Exception as exc:
-        return run.unexpected(exc, label)
-    if inspect.isawaitable(value):
-        if inspect.iscoroutine(value):
-            value.close()
-        problem = TypeError(f"step {label!r} returned an awaitable; run_sync needs sync ops")
-        return run.unexpected(problem, label)
-    return run.to_result(value, label)
-
-
-def _attempts(run: RunState, op: object, spec: StepSpec, step_id: str) -> AnyResult:
-    label = spec.name or spec.key or step_id
-    clock = run.ctx.clock
-    first_started = clock.monotonic()
-    attempt = 0
-    while True:
-        attempt += 1
-        result = _once(run, op, label)
-        delay, event = run.plan_retry(spec, result, attempt, first_started, step_id, None)
-        if event is not None:
-            run.ctx.emit_sync(event)
-        if delay is None:
-            return result
-        clock.sleep_sync(delay)
-
-
-def _before_step(run: RunState, info: StepInfo) -> None:
-    hook = run.on_before_step
-    assert hook is not None
-    ctx = run.ctx
-    started = ctx.clock.monotonic()
-    try:
-        hook(info, ctx.context)
-    except Exception as exc:
-        if ctx.on_event is not None:
-            ctx.emit_sync(
-                HookBeforeStepError(
-                    workflow_id=ctx.workflow_id,
-                    ts=ctx.now(),
-                    context=ctx.context,
-                    step_id=info.step_id,
-                    duration_s=ctx.clock.monotonic() - started,
-                    error=exc,
-                )
-            )
-        raise run.exit(run.unexpected(exc, "on_before_step")) from exc
-
-
-def _complete(
-    run: RunState, key: str, result: AnyResult, spec: StepSpec, step_id: str, duration: float
-) -> None:
-    ctx = run.ctx
-    meta = run.completion_meta(step_id, spec, duration)
-    if run.cache is not None:
-        run.cache.set(key, CacheEntry(result, meta), spec.ttl)
-    if ctx.on_event is not None:
-        ctx.emit_sync(
-            StepCompleted(
-                **run.step_fields(step_id, spec.name, key, None),
-                result=result,
-                meta=meta,
-            )
-        )
-    hook = run.on_after_step
-    if hook is None:
-        return
-    started = ctx.clock.monotonic()
-    common: dict[str, Any] = {"workflow_id": ctx.workflow_id, "context": ctx.context, "key": key}
-    try:
-        outcome = hook(key, result, ctx.workflow_id, ctx.context)
-    except Exception as exc:
-        if ctx.on_event is not None:
-            ctx.emit_sync(
-                HookAfterStepError(
-                    **common, ts=ctx.now(), duration_s=ctx.clock.monotonic() - started, error=exc
-                )
-            )
-        raise run.exit(run.unexpected(exc, "on_after_step")) from exc
-    if ctx.on_event is not None:
-        ctx.emit_sync(
-            HookAfterStep(
-                **common, ts=ctx.now(), duration_s=ctx.clock.monotonic() - started, result=outcome
-            )
-        )
-
-
-def _cache_get(cache: AnyStepCache, key: str) -> CacheEntry | None:
-    found: object = cache.get(key)
-    if inspect.isawaitable(found):
-        if inspect.iscoroutine(found):
-            found.close()
-        raise TypeError("run_sync needs a synchronous StepCache (got an async one)")
-    return found if isinstance(found, CacheEntry) else None
 
 
 # -- run_sync ---------------------------------------------------------------------------
@@ -331,7 +97,8 @@ def execute_run_sync(
     options: RunOptions,
 ) -> AnyResult:
     """The shared implementation of `run_sync` and `SyncWorkflow.__call__`."""
-    for unsupported in ("timeout", "interceptor"):
+    check_options(options, "run_sync")
+    for unsupported in ("timeout", "interceptor", "policy", "policies"):
         if unsupported in options:
             raise TypeError(f"run_sync does not support {unsupported}=; use the async run")
     clock = options.get("clock") or SYSTEM_CLOCK
@@ -355,17 +122,10 @@ def execute_run_sync(
         )
     started = clock.monotonic()
     try:
-        result: AnyResult = Ok(body(SyncStep(run), *args, **kwargs))
-    except (KeyboardInterrupt, SystemExit):
-        raise
+        result = _run_body(run, body, args, kwargs)
     except BaseException as exc:
-        found = find_exit(exc, run.token)
-        if found is not None:
-            result = found.result
-        elif isinstance(exc, Exception):
-            result = run.unexpected(exc, None)
-        else:
-            raise
+        _ended_without_result(run, started, exc)
+        raise
     if listening:
         duration = clock.monotonic() - started
         if type(result) is Ok:
@@ -389,6 +149,52 @@ def execute_run_sync(
                 )
             )
     return result
+
+
+def _run_body(
+    run: RunState, body: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
+) -> AnyResult:
+    """Call the body; its exit signal and its exceptions become the run's Err."""
+    try:
+        value = body(SyncStep(run), *args, **kwargs)
+        if inspect.isawaitable(value):
+            if inspect.iscoroutine(value):
+                value.close()
+            name = getattr(body, "__qualname__", None) or repr(body)
+            raise TypeError(
+                f"the body of run_sync() must be a plain function; {name} returned an "
+                "awaitable (use the async run for an async def body)"
+            )
+        return Ok(value)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:
+        found = find_exit(exc, run.token)
+        if found is not None:
+            return found.result
+        if isinstance(exc, Exception):
+            return run.unexpected(exc, None)
+        raise
+
+
+def _ended_without_result(run: RunState, started: float, exc: BaseException) -> None:
+    """Emit `workflow_cancelled` when an exception passes through `run_sync` (as `run` does)."""
+    ctx = run.ctx
+    if ctx.on_event is None or isinstance(exc, GeneratorExit):
+        return
+    if exc is run.mapper_failure:
+        reason = f"catch_unexpected raised {type(exc).__name__}: {exc}"
+    else:
+        reason = f"{type(exc).__name__} passed through the run"
+    ctx.emit_sync(
+        WorkflowCancelled(
+            workflow_id=ctx.workflow_id,
+            ts=ctx.now(),
+            context=ctx.context,
+            duration_s=ctx.clock.monotonic() - started,
+            reason=reason,
+        )
+    )
 
 
 def _prepare_sync(run: RunState, options: RunOptions) -> AnyResult | None:
@@ -447,19 +253,32 @@ def _prepare_sync(run: RunState, options: RunOptions) -> AnyResult | None:
     cache: StepCache | None = options.get("cache")  # type: ignore[assignment]
     resume = options.get("resume_state")
     if resume is not None:
+        cache = cache if cache is not None else MemoryCache(max_size=None)
         try:
-            entries = resume() if callable(resume) else resume
-            if inspect.isawaitable(entries):
-                raise TypeError("run_sync needs a synchronous resume_state loader")
+            _load_resume(cache, resume() if callable(resume) else resume)
         except Exception as exc:
             return run.unexpected(exc, "resume_state")
-        cache = cache if cache is not None else MemoryCache(max_size=None)
-        for key, entry in entries.items():
-            cache.set(key, entry)
     run.cache = cache
     run.on_after_step = options.get("on_after_step")
     run.on_before_step = options.get("on_before_step")
     return None
+
+
+def _load_resume(cache: StepCache, entries: object) -> None:
+    """Put resume entries into the cache; the loader and the cache must be synchronous."""
+    if inspect.isawaitable(entries):
+        if inspect.iscoroutine(entries):
+            entries.close()
+        raise TypeError("run_sync needs a synchronous resume_state loader")
+    for key, entry in cast("ResumeState", entries).items():
+        if not isinstance(cast("object", entry), CacheEntry):
+            raise TypeError(f"resume_state[{key!r}] is {type(entry).__name__}, not a ResumeEntry")
+        setter: Callable[[str, CacheEntry], object] = cache.set
+        done = setter(key, entry)
+        if inspect.isawaitable(done):
+            if inspect.iscoroutine(done):
+                done.close()
+            raise TypeError("run_sync needs a synchronous StepCache (got an async one)")
 
 
 # -- workflow_sync -------------------------------------------------------------------------
@@ -533,6 +352,7 @@ def workflow_sync(
     """The synchronous `@workflow`."""
     if body is not None:
         return SyncWorkflow[Any, Any, Any](body, catch_unexpected=None, options={})
+    check_options(options, "workflow_sync")
 
     def decorate(fn: Callable[..., object]) -> SyncWorkflow[Any, Any, Any]:
         return SyncWorkflow[Any, Any, Any](fn, catch_unexpected=catch_unexpected, options=options)

@@ -195,6 +195,25 @@ async def test_a_failing_resume_loader_is_an_unexpected_error() -> None:
     assert result.error.step == "resume_state"
 
 
+class BrokenCache(MemoryCache):
+    async def set(self, key: str, entry: CacheEntry, ttl: float | None = None) -> None:  # type: ignore[override]
+        raise ConnectionError("cache down")
+
+
+async def test_resume_state_that_cannot_be_loaded_is_an_unexpected_error() -> None:
+    async def body(step: Step[str]) -> str:
+        return "never"
+
+    bad = await run(body, resume_state={"a": Ok("not an entry")})  # type: ignore[dict-item]
+    assert isinstance(bad, Err) and isinstance(bad.error, UnexpectedError)
+    assert bad.error.step == "resume_state" and bad.error.exception_type == "TypeError"
+    assert "not a ResumeEntry" in bad.error.message
+
+    down = await run(body, resume_state={"a": CacheEntry(Ok(1))}, cache=BrokenCache())
+    assert isinstance(down, Err) and isinstance(down.error, UnexpectedError)
+    assert down.error.step == "resume_state" and down.error.message == "cache down"
+
+
 async def test_is_step_complete_filters_events() -> None:
     events: list[WorkflowEvent] = []
 
@@ -325,6 +344,22 @@ async def test_on_before_step_sees_step_info_and_can_stop_the_step() -> None:
     assert executed == ["ran"]
     assert [(i.name, i.key) for i in infos] == [("allowed", "k1"), ("forbidden", None)]
     assert infos[0].step_id != infos[1].step_id
+
+
+async def test_on_before_step_return_value_is_ignored_and_cache_hits_skip_it() -> None:
+    infos: list[StepInfo] = []
+
+    async def before(info: StepInfo, ctx: object) -> bool:
+        infos.append(info)
+        return False  # not a veto: only raising stops a step
+
+    async def body(step: Step[str]) -> list[int]:
+        first = await step(lambda: Ok(1), key="k")
+        again = await step(lambda: Ok(2), key="k")  # a cache hit: the hook is not called
+        return [first, again, await step(Ok(3), name="plain")]
+
+    assert await run(body, on_before_step=before, cache=MemoryCache()) == Ok([1, 1, 3])
+    assert [(i.name, i.key) for i in infos] == [(None, "k"), ("plain", None)]
 
 
 async def test_memory_cache_lru_and_ttl() -> None:

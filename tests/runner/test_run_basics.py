@@ -10,6 +10,7 @@ from returns.result import Failure, Success
 
 from resultflow import Err, Ok, Step, UnexpectedError, run, workflow
 from resultflow.errors import TaggedError
+from resultflow.events import WorkflowCancelled, WorkflowEvent
 
 
 class NotFound(TaggedError):
@@ -168,6 +169,104 @@ async def test_a_raising_catch_unexpected_mapper_is_not_hidden() -> None:
 
     with pytest.raises(LookupError, match="mapper bug"):
         await run(body, catch_unexpected=mapper)
+
+
+async def test_a_mapper_bug_met_in_a_step_is_not_fed_back_to_the_mapper() -> None:
+    seen: list[str] = []
+    events: list[WorkflowEvent] = []
+
+    def mapper(exc: Exception) -> str:
+        seen.append(type(exc).__name__)
+        if isinstance(exc, ValueError):
+            raise KeyError("mapper bug")  # the mapper would happily map its own KeyError
+        return f"mapped {exc!r}"
+
+    def explode() -> Ok[int]:
+        raise ValueError("op")
+
+    async def body(step: Step[str]) -> int:
+        return await step(explode)
+
+    async def in_a_scope(step: Step[str]) -> object:
+        return await step.all(explode, lambda: Ok(2))
+
+    for candidate in (body, in_a_scope):
+        seen.clear()
+        events.clear()
+        with pytest.raises(KeyError, match="mapper bug"):
+            await run(candidate, catch_unexpected=mapper, on_event=lambda e, c: events.append(e))
+        assert seen == ["ValueError"]
+        end = events[-1]
+        assert isinstance(end, WorkflowCancelled)
+        assert end.reason is not None and "catch_unexpected raised KeyError" in end.reason
+
+
+class Interrupt(BaseException):
+    """A control-flow exception of some framework: not an Exception, so it passes run."""
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        KeyboardInterrupt(),
+        SystemExit(3),
+        Interrupt(),
+        BaseExceptionGroup("from a task group", [Interrupt(), ValueError("v")]),
+    ],
+)
+async def test_base_exceptions_pass_through_after_a_workflow_cancelled_event(
+    raised: BaseException,
+) -> None:
+    events: list[WorkflowEvent] = []
+
+    async def body(step: Step[NotFound]) -> int:
+        await step(Ok(1))
+        raise raised
+
+    with pytest.raises(type(raised)):
+        await run(body, on_event=lambda e, c: events.append(e))
+    assert events[0].type == "workflow_start"
+    end = events[-1]
+    assert isinstance(end, WorkflowCancelled)
+    assert end.reason == f"{type(raised).__name__} passed through the run"
+    assert [e.type for e in events].count("workflow_cancelled") == 1
+
+
+async def test_a_synchronous_body_is_a_clear_unexpected_error() -> None:
+    def body(step: Step[str]) -> int:
+        return 1
+
+    result = await run(body)  # type: ignore[arg-type]
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert result.error.exception_type == "TypeError"
+    assert "must be an async def" in result.error.message and "run_sync" in result.error.message
+
+
+async def test_unknown_options_are_a_type_error() -> None:
+    async def body(step: Step[str], uid: str) -> str:
+        return uid
+
+    with pytest.raises(TypeError, match=r"unknown option.*on_events"):
+        await run(body, "a", on_events=print)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match=r"unknown option.*uid"):
+        await run(body, uid="a")  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match=r"workflow\(\) got unknown option.*retries"):
+        workflow(retries=3)  # type: ignore[call-overload]
+
+
+async def test_bodies_given_as_partials_and_callable_objects() -> None:
+    import functools
+
+    async def body(step: Step[NotFound], uid: str, *, suffix: str) -> str:
+        return await step(find(uid)) + suffix
+
+    class Body:
+        async def __call__(self, step: Step[NotFound], uid: str) -> str:
+            return await step(find(uid))
+
+    assert await run(functools.partial(body, suffix="!"), "a") == Ok("user:a!")
+    assert await run(functools.partial(body, uid="missing", suffix="!")) == Err(NotFound("missing"))
+    assert await run(Body(), "b") == Ok("user:b")
 
 
 @pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit])

@@ -163,3 +163,119 @@ def test_workflow_sync_and_try() -> None:
 
     assert failing() == Err("stop")
     assert failing.name == "failing"
+
+
+def test_sync_step_variants_try_on_error_from_result_retry_and_sleep() -> None:
+    clock = TestClock()
+    outcomes = iter([Err("busy"), Ok(5)])
+
+    def missing() -> Ok[int] | Err[KeyError]:
+        return Err(KeyError("id"))
+
+    def body(step: SyncStep[str]) -> list[int]:
+        parsed = step.try_(lambda: int("7"), on_error=lambda exc: f"bad: {exc}")
+        retried = step.retry(lambda: next(outcomes), attempts=2, jitter=False)
+        step.sleep(30)
+        return [parsed, retried]
+
+    assert run_sync(body, clock=clock) == Ok([7, 5])
+    assert clock.monotonic() == 30.1  # the retry's 0.1 s backoff, then the 30 s sleep
+
+    def mapped(step: SyncStep[str]) -> int:
+        return step.from_result(missing, on_error=lambda e: f"no {e.args[0]}")
+
+    assert run_sync(mapped) == Err("no id")
+
+    def raising(step: SyncStep[str]) -> int:
+        return step.try_(lambda: int("x"), on_error=lambda exc: f"bad: {type(exc).__name__}")
+
+    failed = run_sync(raising)
+    assert failed == Err("bad: ValueError") and isinstance(failed.cause, ValueError)
+
+
+def test_sync_from_result_never_passes_an_exception_to_on_error() -> None:
+    mapped: list[object] = []
+
+    def crash() -> Ok[int] | Err[str]:
+        raise ConnectionError("down")
+
+    def body(step: SyncStep[str]) -> int:
+        return step.from_result(crash, on_error=lambda e: mapped.append(e) or "x", name="db")
+
+    result = run_sync(body)
+    assert mapped == []
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert result.error.step == "db" and result.error.exception_type == "ConnectionError"
+
+
+def test_run_sync_rejects_an_async_body_without_a_never_awaited_warning() -> None:
+    import gc
+    import warnings
+
+    async def body(step: SyncStep[str]) -> int:
+        return 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = run_sync(body)  # type: ignore[arg-type]
+        gc.collect()
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert "must be a plain function" in result.error.message
+
+
+def test_run_sync_rejects_unknown_and_async_only_options() -> None:
+    from resultflow.policies import Policy
+
+    def body(step: SyncStep[str]) -> int:
+        return 1
+
+    with pytest.raises(TypeError, match="policy="):
+        run_sync(body, policy=Policy(retry=RetryPolicy(attempts=3)))
+    with pytest.raises(TypeError, match=r"unknown option.*on_events"):
+        run_sync(body, on_events=print)  # type: ignore[call-overload]
+
+
+def test_run_sync_bad_resume_state_and_async_loader_are_unexpected_errors() -> None:
+    import gc
+    import warnings
+
+    def body(step: SyncStep[str]) -> int:
+        return 1
+
+    async def load() -> dict[str, CacheEntry]:
+        return {}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = run_sync(body, resume_state=load)
+        gc.collect()
+    assert isinstance(loaded, Err) and isinstance(loaded.error, UnexpectedError)
+    assert loaded.error.step == "resume_state" and "synchronous" in loaded.error.message
+    bad = run_sync(body, resume_state={"k": "nope"})  # type: ignore[dict-item]
+    assert isinstance(bad, Err) and isinstance(bad.error, UnexpectedError)
+    assert "not a ResumeEntry" in bad.error.message
+
+
+def test_run_sync_mapper_bug_and_interrupts_pass_through_after_workflow_cancelled() -> None:
+    events: list[WorkflowEvent] = []
+    seen: list[str] = []
+
+    def mapper(exc: Exception) -> str:
+        seen.append(type(exc).__name__)
+        raise LookupError("mapper bug")
+
+    def body(step: SyncStep[str]) -> int:
+        return step(lambda: Ok(1 // 0))
+
+    with pytest.raises(LookupError):
+        run_sync(body, catch_unexpected=mapper, on_event=lambda e, c: events.append(e))
+    assert seen == ["ZeroDivisionError"]
+    assert events[-1].type == "workflow_cancelled"
+
+    def interrupted(step: SyncStep[str]) -> int:
+        raise KeyboardInterrupt
+
+    events.clear()
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(interrupted, on_event=lambda e, c: events.append(e))
+    assert [e.type for e in events] == ["workflow_start", "workflow_cancelled"]
