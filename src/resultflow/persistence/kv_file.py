@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TypeVar, TypeVarTuple, cast
@@ -294,18 +295,25 @@ def _purge_expired(directory: Path, now: float) -> int:
     for path, key, expires_at in _stored_records(directory, ""):
         if expires_at is None or now < expires_at:
             continue
-        # Move the file aside first, so a value written meanwhile is not deleted.
-        aside = path.with_name(f"{_TEMP_PREFIX}purge-{path.name}")
+        # Move the file aside first, so a value written meanwhile is not deleted. The
+        # aside name is unique: two overlapping purges must never share one, or one
+        # could delete the fresh value the other moved aside.
+        aside = path.with_name(f"{_TEMP_PREFIX}purge-{uuid.uuid4().hex}")
         try:
             os.replace(path, aside)
+        except FileNotFoundError:
+            continue  # deleted or purged meanwhile
+        try:
             record = _read_record(aside, key)
-        except (FileNotFoundError, CorruptEntryError):
-            continue
+        except CorruptEntryError:
+            record = None
         if record is not None and record[1] is not None and now >= record[1]:
             aside.unlink()
             removed += 1
             continue
-        with contextlib.suppress(FileExistsError):
-            os.link(aside, path)  # a fresh value came back: restore it unless replaced again
-        aside.unlink()
+        # A fresh value came back (or a file we cannot judge): put it back, unless
+        # the key was written yet again meanwhile.
+        with contextlib.suppress(FileExistsError, FileNotFoundError):
+            os.link(aside, path)
+        aside.unlink(missing_ok=True)
     return removed
