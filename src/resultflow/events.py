@@ -109,7 +109,12 @@ class WorkflowFailed(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowCancelled(EventBase):
-    """A run was cancelled (asyncio cancellation); the CancelledError propagates."""
+    """A run ended without a result because an exception passed through `run`.
+
+    That is asyncio cancellation (`reason` is None; the CancelledError propagates), or
+    KeyboardInterrupt, SystemExit, another non-`Exception` BaseException, or an exception
+    raised by the `catch_unexpected` mapper (`reason` names it).
+    """
 
     type: Literal["workflow_cancelled"] = field(default="workflow_cancelled", init=False)
     duration_s: float

@@ -209,3 +209,38 @@ async def test_no_events_are_built_without_a_listener(monkeypatch: pytest.Monkey
         return await step(Ok(2))
 
     assert await run(body, cache=MemoryCache()) == Ok(2)
+
+
+async def test_step_context_lets_helpers_emit_correlated_events() -> None:
+    from resultflow.events import StepSkipped
+
+    rec = Recorder()
+
+    async def body(step: Step[str]) -> str:
+        ctx = step.context
+        assert ctx.on_event is rec
+        await ctx.emit(
+            StepSkipped(
+                workflow_id=ctx.workflow_id,
+                ts=ctx.now(),
+                context=ctx.context,
+                step_id=ctx.new_step_id(),
+                name="audit",
+                reason="disabled",
+            )
+        )
+        return ctx.workflow_id
+
+    result = await run(body, on_event=rec, workflow_id="wf-9", context={"tenant": "t"})
+    assert result == Ok("wf-9")
+    skipped = [e for e in rec.events if e.type == "step_skipped"]
+    assert len(skipped) == 1 and skipped[0].workflow_id == "wf-9"
+    assert rec.contexts[rec.events.index(skipped[0])] == {"tenant": "t"}
+
+    async def unobserved(step: Step[str]) -> bool:
+        await step.context.emit(rec.events[0])  # nobody listens: a no-op
+        return step.context.on_event is None
+
+    before = len(rec.events)
+    assert await run(unobserved) == Ok(True)
+    assert len(rec.events) == before
