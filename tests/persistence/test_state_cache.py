@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sqlite3
 import tracemalloc
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,8 @@ from resultflow.errors import TaggedError, UnexpectedError
 from resultflow.persistence.codec import LoadedState, dumps_state
 from resultflow.persistence.errors import SerializationError, StateFormatError
 from resultflow.persistence.kv import CorruptEntryError, KVStore, MemoryKV, StoreError
+from resultflow.persistence.kv_file import FileKV, file_name_for
+from resultflow.persistence.kv_sqlite import SQLiteKV
 from resultflow.persistence.kvcache import HydratingCache, KVCache
 from resultflow.persistence.page import Page
 from resultflow.persistence.state import StatePersistence
@@ -108,6 +112,51 @@ async def test_corrupt_state_is_a_typed_error(kv: KVStore, stored: str, fragment
     assert isinstance(result, Err)
     assert isinstance(result.error, StateFormatError)
     assert fragment in result.error.message
+
+
+async def damage_raw_bytes(backend: Any, key: str) -> None:
+    """Overwrite the stored bytes of `key` behind the store's back with non-UTF-8 junk.
+
+    `backend` is the conftest `Backend` (its store and name).
+    """
+    junk = b'{"format": 1, \xff\xfe'
+    kv = backend.kv
+    if isinstance(kv, FileKV):
+        (kv.directory / file_name_for(key)).write_bytes(junk)
+    elif isinstance(kv, SQLiteKV):
+        with sqlite3.connect(kv.path) as connection:
+            update = f'UPDATE "{kv.table}" SET value = ? WHERE key = ?'
+            connection.execute(update, (junk, key.encode()))
+    elif backend.name == "postgres":
+        from resultflow.persistence.kv_postgres import PostgresKV
+
+        assert isinstance(kv, PostgresKV) and kv.pool is not None
+        async with kv.pool.connection() as connection:
+            update = f'UPDATE "{kv.schema}"."{kv.table}" SET value = %s WHERE key = %s'
+            await connection.execute(update, (junk, key.encode()))  # type: ignore[arg-type]
+    elif backend.name == "redis":
+        from resultflow.persistence.kv_redis import RedisKV
+
+        assert isinstance(kv, RedisKV)
+        await kv.client.set((kv.prefix + key).encode(), junk)
+    else:
+        pytest.skip("an in-memory store holds str values: no bytes to damage")
+
+
+async def test_bytes_the_store_cannot_read_are_a_typed_error(backend: Any) -> None:
+    states = StatePersistence(backend.kv)
+    await states.save("damaged", sample_state())
+    await damage_raw_bytes(backend, "state:damaged")
+
+    with pytest.raises(CorruptEntryError) as raised:
+        await states.load("damaged")
+    assert raised.value.key == "state:damaged"
+    assert isinstance(raised.value.error, StateFormatError)
+
+    result = await states.load_result("damaged")
+    assert isinstance(result, Err)
+    assert isinstance(result.error, StateFormatError)
+    assert result.error.message
 
 
 async def test_truncated_real_state_is_a_typed_error(kv: KVStore) -> None:

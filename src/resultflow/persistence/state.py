@@ -71,8 +71,15 @@ class StatePersistence:
         return loaded.value
 
     async def load_result(self, run_id: str) -> Ok[LoadedState | None] | Err[StateFormatError]:
-        """Like `load`, with unreadable stored data as `Err(StateFormatError)`."""
-        text = await self.kv.get(self._key(run_id))
+        """Like `load`, with unreadable stored data as `Err(StateFormatError)`.
+
+        That includes bytes the store itself cannot read back (a damaged file, a value
+        that is not UTF-8); other store failures still raise `StoreError`.
+        """
+        try:
+            text = await self.kv.get(self._key(run_id))
+        except CorruptEntryError as exc:
+            return Err(exc.error or StateFormatError(message=f"unreadable entry: {exc.detail}"))
         if text is None:
             return Ok(None)
         loaded = loads_state(text)
