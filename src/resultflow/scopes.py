@@ -15,6 +15,7 @@ from resultflow.cancellation import cancel_and_wait
 from resultflow.events import ScopeEnded, ScopeKind, ScopeStarted
 from resultflow.pipeline import AnyResult, RunState, StepBase, StepOp, StepSpec, current_scope
 from resultflow.result import Err, Ok
+from resultflow.step_ops import discard
 
 __all__ = ["ConcurrentSteps", "run_all", "run_map", "run_race", "run_settled"]
 
@@ -76,23 +77,41 @@ class _Scope:
             )
 
     def spawn(
-        self, ops: Sequence[object], labels: Sequence[str | None]
+        self, ops: Sequence[object], specs: Sequence[StepSpec]
     ) -> list[asyncio.Task[AnyResult]]:
         """Start every op as a step in a child task that sees this scope as its parent."""
         marker = current_scope.set((self.run.token, self.id))
         try:
             return [
-                asyncio.ensure_future(self.run.execute(op, StepSpec(name=label)))
-                for op, label in zip(ops, labels, strict=True)
+                asyncio.ensure_future(self.run.execute(op, spec))
+                for op, spec in zip(ops, specs, strict=True)
             ]
         finally:
             current_scope.reset(marker)
 
 
-def _labels(name: str | None, count: int, labels: Sequence[str] | None) -> list[str | None]:
-    if labels is not None:
-        return list(labels)
-    return [f"{name}[{i}]" if name else None for i in range(count)]
+def _item_specs(
+    run: RunState, ops: Sequence[object], name: str | None, labels: Sequence[str] | None = None
+) -> list[StepSpec]:
+    """The spec of each op of a scope: its label, and the run's default policies if any.
+
+    Built before the scope opens, so a bad op (a bare coroutine under a default retry
+    policy is a TypeError, as for `step(...)`) fails before any task starts; the
+    coroutines among the ops are then closed.
+    """
+    names = list(labels) if labels is not None else [None] * len(ops)
+    if labels is None and name:
+        names = [f"{name}[{index}]" for index in range(len(ops))]
+    if not run.defaults:
+        return [StepSpec(name=label) for label in names]
+    from resultflow.step import build_spec  # step builds on this module
+
+    try:
+        return [build_spec(run, op, name=label) for op, label in zip(ops, names, strict=True)]
+    except BaseException:
+        for op in ops:
+            discard(op)
+        raise
 
 
 async def _abort(scope: _Scope, tasks: Sequence[asyncio.Task[AnyResult]]) -> None:
@@ -123,9 +142,10 @@ async def run_all(
     labels: Sequence[str] | None = None,
 ) -> list[AnyResult]:
     """Run ops concurrently; all Ok -> their results in order; else raise the exit."""
+    specs = _item_specs(run, ops, name, labels)
     scope = _Scope(run, kind, name)
     await scope.open()
-    tasks = scope.spawn(ops, _labels(name, len(ops), labels))
+    tasks = scope.spawn(ops, specs)
     try:
         failure = await _first_failure(tasks)
     except BaseException:
@@ -142,9 +162,10 @@ async def run_race(run: RunState, ops: Sequence[object], name: str | None) -> An
     """Run ops concurrently; the first to finish decides; the rest are cancelled."""
     if not ops:
         raise ValueError("step.race needs at least one op")
+    specs = _item_specs(run, ops, name)
     scope = _Scope(run, "race", name)
     await scope.open()
-    tasks = scope.spawn(ops, _labels(name, len(ops), None))
+    tasks = scope.spawn(ops, specs)
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         winner = min(done, key=tasks.index)
@@ -159,9 +180,10 @@ async def run_race(run: RunState, ops: Sequence[object], name: str | None) -> An
 
 async def run_settled(run: RunState, ops: Sequence[object], name: str | None) -> list[AnyResult]:
     """Run every op to the end and return all results in order."""
+    specs = _item_specs(run, ops, name)
     scope = _Scope(run, "all_settled", name)
     await scope.open()
-    tasks = scope.spawn(ops, _labels(name, len(ops), None))
+    tasks = scope.spawn(ops, specs)
     try:
         if tasks:
             await asyncio.wait(tasks)

@@ -310,6 +310,40 @@ async def test_policy_and_run_defaults() -> None:
     assert await run(override, clock=clock, policies=[retry_twice]) == Err("transient")
 
 
+async def test_run_default_policies_apply_to_the_steps_of_scopes() -> None:
+    import gc
+    import warnings
+
+    clock = TestClock()
+    flaky = Flaky(2)
+    retry = Policy(retry=RetryPolicy(attempts=3, jitter=False))
+    events: list[str] = []
+
+    async def body(step: Step[object]) -> tuple[str, int]:
+        return await step.all(flaky, lambda: Ok(1), name="pair")
+
+    result = await run(
+        body, clock=clock, policies=[retry], on_event=lambda e, c: events.append(e.type)
+    )
+    assert result == Ok(("ok after 3", 1))
+    assert flaky.calls == 3 and events.count("step_retry") == 2
+
+    async def fetch() -> Ok[int]:
+        return Ok(2)
+
+    async def one_shot(step: Step[object]) -> tuple[int, int]:
+        return await step.all(fetch(), lambda: Ok(1))
+
+    events.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        refused = await run(one_shot, policies=[retry], on_event=lambda e, c: events.append(e.type))
+        gc.collect()
+    assert isinstance(refused, Err) and isinstance(refused.error, UnexpectedError)
+    assert refused.error.exception_type == "TypeError"
+    assert "scope_start" not in events
+
+
 async def test_step_retry_shorthand() -> None:
     flaky = Flaky(1)
 
