@@ -170,6 +170,45 @@ async def test_collector_and_resume_skip_finished_steps() -> None:
     assert counter.calls == {"a": 1, "b": 2}
 
 
+async def test_a_step_cancelled_mid_run_is_not_resume_state_and_runs_again() -> None:
+    calls: dict[str, int] = {}
+    fail = True
+
+    async def slow() -> Ok[str]:
+        calls["slow"] = calls.get("slow", 0) + 1
+        if fail:
+            await asyncio.Event().wait()  # cancelled when its sibling fails
+        return Ok("slow done")
+
+    async def quick() -> Ok[str] | Err[str]:
+        calls["quick"] = calls.get("quick", 0) + 1
+        await asyncio.sleep(0)
+        return Err("quick failed") if fail else Ok("quick done")
+
+    async def done_first() -> Ok[str]:
+        calls["first"] = calls.get("first", 0) + 1
+        return Ok("first")
+
+    async def keyed_body(step: Step[str]) -> tuple[str, str, str]:
+        first = await step(done_first, key="first")
+        a, b = await step.all(slow_keyed(step), quick)
+        return first, a, b
+
+    def slow_keyed(step: Step[str]):  # type: ignore[no-untyped-def]
+        async def op() -> Ok[str]:
+            return Ok(await step(slow, key="slow"))
+
+        return op
+
+    collector = StepCollector()
+    assert await run(keyed_body, on_event=collector.handle_event) == Err("quick failed")
+    assert collector.keys() == ["first"]  # the cancelled keyed step left nothing behind
+    fail = False
+    resumed = await run(keyed_body, resume_state=collector.state())
+    assert resumed == Ok(("first", "slow done", "quick done"))
+    assert calls == {"first": 1, "slow": 2, "quick": 2}
+
+
 async def test_resume_state_from_sync_and_async_loaders() -> None:
     state = {"a": CacheEntry(Ok("from-state"))}
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import asyncio
 
-from resultflow import Err, Ok, Step, StepTimeout, Timeout, UnexpectedError, WorkflowTimeout, run
+import pytest
+
+from resultflow import (
+    SYSTEM_CLOCK,
+    Err,
+    Ok,
+    Step,
+    StepTimeout,
+    Timeout,
+    UnexpectedError,
+    WorkflowTimeout,
+    run,
+)
 from resultflow.events import WorkflowEvent
 from resultflow.policies import Policy
 from resultflow.retry import RetryPolicy
@@ -192,6 +204,31 @@ async def test_whole_run_timeout() -> None:
         return "done"
 
     assert await run(body, clock=clock, timeout=10) == Err(WorkflowTimeout(seconds=10))
+
+
+@pytest.mark.parametrize("virtual", [True, False], ids=["test-clock", "system-clock"])
+async def test_whole_run_timeout_cancels_running_scopes_and_leaves_no_task(virtual: bool) -> None:
+    cancelled: list[int] = []
+    events: list[str] = []
+    before = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+    async def forever(n: int) -> Ok[int]:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(n)
+            raise
+        return Ok(n)
+
+    async def body(step: Step[str]) -> object:
+        return await step.all(lambda: forever(1), lambda: forever(2))
+
+    clock = TestClock() if virtual else SYSTEM_CLOCK
+    result = await run(body, timeout=0.02, clock=clock, on_event=lambda e, c: events.append(e.type))
+    assert result == Err(WorkflowTimeout(seconds=0.02))
+    assert sorted(cancelled) == [1, 2]
+    assert events.count("step_aborted") == 2 and events[-1] == "workflow_error"
+    assert {t for t in asyncio.all_tasks() if t is not asyncio.current_task()} == before
 
 
 async def test_cancelling_a_timed_run_twice_leaves_no_task_running() -> None:

@@ -445,6 +445,24 @@ async def test_exit_inside_a_taskgroup_is_unwrapped() -> None:
     assert await run(body) == Err(NotFound("missing"))
 
 
+async def test_an_outer_exit_inside_an_inner_runs_task_group_reaches_the_outer_run() -> None:
+    inner_events: list[str] = []
+
+    async def outer(step: Step[str]) -> str:
+        async def inner(inner_step: Step[NotFound]) -> str:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(inner_step(find("a")))
+                group.create_task(step(Err("outer stops")))  # the outer run's step
+            return "unreachable"
+
+        await run(inner, on_event=lambda e, c: inner_events.append(e.type))
+        return "unreachable"
+
+    assert await run(outer) == Err("outer stops")
+    assert inner_events[0] == "workflow_start"
+    assert inner_events[-1] == "workflow_cancelled"  # the inner run ended without a result
+
+
 async def test_interceptor_can_stand_in_for_a_step_or_proceed() -> None:
     from resultflow import StepInfo
 
