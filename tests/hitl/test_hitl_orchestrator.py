@@ -14,6 +14,7 @@ from resultflow.events import WorkflowEvent
 from resultflow.hitl import (
     ApprovalDecisionError,
     ApprovalNotFound,
+    Approved,
     Completed,
     Failed,
     HITLOrchestrator,
@@ -212,7 +213,7 @@ async def test_poll_returns_the_decision_or_the_pending_record_on_timeout() -> N
     approver = asyncio.create_task(approve_later())
     decided = await orch.poll("k", interval=3.0)
     await approver
-    assert decided is not None and decided.status == "approved" and decided.value == "yes"
+    assert decided is not None and decided.status == Approved("yes") and decided.value == "yes"
     assert clock.monotonic() == 14.0  # polled at 5, 8, 11, decided at 12, seen at 14
     with pytest.raises(ValueError, match="interval"):
         await orch.poll("k", interval=0)

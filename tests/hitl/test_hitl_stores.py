@@ -78,11 +78,11 @@ async def test_create_get_and_list_pending(approvals: Fixture) -> None:
     created = await store.create_pending("refund:1", reason="over limit", meta={"order": 1})
     assert created == ApprovalRecord(
         key="refund:1",
-        status="pending",
-        reason="over limit",
+        status=Pending("over limit"),
         created_at=clock.now(),
         meta={"order": 1},
     )
+    assert (created.state, created.reason, created.value) == ("pending", "over limit", None)
     assert await store.get("refund:1") == created
     clock.advance(1)
     await store.create_pending("refund:2")
@@ -99,7 +99,8 @@ async def test_grant_records_value_actor_and_time(approvals: Fixture) -> None:
     decided = await store.grant("k", {"amount": 120, "when": dt.date(2024, 5, 1)}, actor="ann")
     assert isinstance(decided, Ok)
     record = decided.value
-    assert record.status == "approved"
+    assert record.status == Approved({"amount": 120, "when": dt.date(2024, 5, 1)})
+    assert record.state == "approved" and record.reason is None
     assert record.value == {"amount": 120, "when": dt.date(2024, 5, 1)}
     assert record.actor == "ann"
     assert record.decided_at == clock.now()
@@ -115,10 +116,11 @@ async def test_reject_and_cancel(approvals: Fixture) -> None:
     rejected = await store.reject("a", "too expensive", actor="bob")
     assert isinstance(rejected, Ok)
     assert (rejected.value.status, rejected.value.reason, rejected.value.actor) == (
-        "rejected",
+        Rejected("too expensive"),
         "too expensive",
         "bob",
     )
+    assert (rejected.value.state, rejected.value.value) == ("rejected", None)
     cancelled = await store.cancel("b")
     assert isinstance(cancelled, Ok)
     assert cancelled.value.to_status() == Rejected("cancelled")
@@ -150,7 +152,11 @@ async def test_expiry_turns_pending_into_rejected_expired(approvals: Fixture) ->
     clock.advance(1)
     expired = await store.get("soon")
     assert expired is not None
-    assert (expired.status, expired.reason, expired.decided_at) == ("rejected", "expired", deadline)
+    assert (expired.status, expired.reason, expired.decided_at) == (
+        Rejected("expired"),
+        "expired",
+        deadline,
+    )
     assert [r.key for r in await store.list_pending()] == ["later"]
     assert await store.grant("soon", 1) == Err(ApprovalAlreadyDecided("soon", "rejected"))
     clock.advance(600)

@@ -186,7 +186,7 @@ def _bad_request(message: str, fields: dict[str, object]) -> HandlerResponse:
 def _record_body(record: ApprovalRecord) -> dict[str, object]:
     return {
         "key": record.key,
-        "status": record.status,
+        "status": record.state,
         "value": encode_value(record.value),
         "reason": record.reason,
         "actor": record.actor,

@@ -44,6 +44,7 @@ from resultflow.errors import PendingApproval, UnexpectedError
 from resultflow.events import WorkflowEvent
 from resultflow.hitl.approval import (
     ApprovalOp,
+    Approved,
     HITLCollector,
     approval_step,
     inject_approval,
@@ -373,8 +374,8 @@ class HITLOrchestrator:
             record = await self.approvals.get(key)
             if record is None or record.is_pending:
                 continue
-            if record.status == "approved":
-                state = inject_approval(state, key=key, value=record.value)
+            if isinstance(record.status, Approved):
+                state = inject_approval(state, key=key, value=record.status.value)
             else:
                 state = inject_rejection(state, key=key, reason=record.reason)
         return state

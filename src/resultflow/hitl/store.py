@@ -51,22 +51,24 @@ __all__ = [
 ]
 
 ApprovalState: TypeAlias = Literal["pending", "approved", "rejected"]
-"""Where an approval stands."""
+"""Where an approval stands, by name (`ApprovalRecord.state`)."""
 
-_STATES: tuple[ApprovalState, ...] = ("pending", "approved", "rejected")
 EXPIRED = "expired"
 CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
 class ApprovalRecord:
-    """One approval: its `status`, the granted `value` or rejection `reason`, who decided
-    (`actor`) and when (`created_at`, `decided_at`, `expires_at`: epoch seconds)."""
+    """One approval: its `status` (`Pending(reason)`, `Approved(value)` or
+    `Rejected(reason)`), who decided (`actor`) and when (`created_at`, `decided_at`,
+    `expires_at`: epoch seconds), plus the `meta` given to `create_pending`.
+
+    `value` and `reason` read the status: the granted value (None unless approved) and
+    the pending or rejection reason; `state` names the status ("pending", ...).
+    """
 
     key: str
-    status: ApprovalState
-    value: object = None
-    reason: str | None = None
+    status: ApprovalStatus[object]
     actor: str | None = None
     created_at: float = 0.0
     decided_at: float | None = None
@@ -74,17 +76,30 @@ class ApprovalRecord:
     meta: Mapping[str, object] = field(default_factory=dict[str, object])
 
     @property
+    def value(self) -> object:
+        """The value an approver granted; None unless the status is `Approved`."""
+        return self.status.value if isinstance(self.status, Approved) else None
+
+    @property
+    def reason(self) -> str | None:
+        """Why it is pending or was rejected ("cancelled", "expired"...); None if approved."""
+        return None if isinstance(self.status, Approved) else self.status.reason
+
+    @property
+    def state(self) -> ApprovalState:
+        """The status by name: "pending", "approved" or "rejected"."""
+        if isinstance(self.status, Approved):
+            return "approved"
+        return "rejected" if isinstance(self.status, Rejected) else "pending"
+
+    @property
     def is_pending(self) -> bool:
         """True while no decision has been made."""
-        return self.status == "pending"
+        return isinstance(self.status, Pending)
 
     def to_status(self) -> ApprovalStatus[object]:
-        """The record as an approval check's answer: `Pending`, `Approved` or `Rejected`."""
-        if self.status == "approved":
-            return Approved(self.value)
-        if self.status == "rejected":
-            return Rejected(self.reason)
-        return Pending(self.reason)
+        """The record as an approval check's answer (its `status`)."""
+        return self.status
 
 
 class ApprovalNotFound(TaggedError):
@@ -177,8 +192,7 @@ class _RecordStore:
                 return existing
             record = ApprovalRecord(
                 key=key,
-                status="pending",
-                reason=reason,
+                status=Pending(reason),
                 created_at=self.clock.now(),
                 expires_at=expires_at,
                 meta=dict(meta or {}),
@@ -194,17 +208,17 @@ class _RecordStore:
 
     async def grant(self, key: str, value: object, actor: str | None = None) -> ApprovalDecision:
         """Approve `key` with `value` (an Err when unknown or already decided)."""
-        return await self._decide(key, "approved", value, None, actor)
+        return await self._decide(key, Approved(value), actor)
 
     async def reject(self, key: str, reason: str, actor: str | None = None) -> ApprovalDecision:
         """Reject `key` because of `reason` (an Err when unknown or already decided)."""
         if not isinstance(cast("object", reason), str):
             raise TypeError(f"a rejection reason must be a str, not {type(reason).__name__}")
-        return await self._decide(key, "rejected", None, reason, actor)
+        return await self._decide(key, Rejected(reason), actor)
 
     async def cancel(self, key: str, actor: str | None = None) -> ApprovalDecision:
         """Withdraw `key`: a rejection with reason "cancelled"."""
-        return await self._decide(key, "rejected", None, CANCELLED, actor)
+        return await self._decide(key, Rejected(CANCELLED), actor)
 
     async def list_pending(self) -> list[ApprovalRecord]:
         """Every approval still pending, oldest first (expired ones are rejected on the way)."""
@@ -217,12 +231,7 @@ class _RecordStore:
         return sorted(records, key=lambda r: (r.created_at, r.key))
 
     async def _decide(
-        self,
-        key: str,
-        status: ApprovalState,
-        value: object,
-        reason: str | None,
-        actor: str | None,
+        self, key: str, status: Approved[object] | Rejected, actor: str | None
     ) -> ApprovalDecision:
         check_key(key)
         async with self._lock:
@@ -230,15 +239,8 @@ class _RecordStore:
             if record is None:
                 return Err(ApprovalNotFound(key=key))
             if not record.is_pending:
-                return Err(ApprovalAlreadyDecided(key=key, status=record.status))
-            decided = replace(
-                record,
-                status=status,
-                value=value,
-                reason=reason,
-                actor=actor,
-                decided_at=self.clock.now(),
-            )
+                return Err(ApprovalAlreadyDecided(key=key, status=record.state))
+            decided = replace(record, status=status, actor=actor, decided_at=self.clock.now())
             await self._write(decided)
             return Ok(decided)
 
@@ -248,7 +250,7 @@ class _RecordStore:
             return record
         if self.clock.now() < record.expires_at:
             return record
-        expired = replace(record, status="rejected", reason=EXPIRED, decided_at=record.expires_at)
+        expired = replace(record, status=Rejected(EXPIRED), decided_at=record.expires_at)
         await self._write(expired)
         return expired
 
@@ -307,7 +309,7 @@ class KVApprovalStore(_RecordStore):
     async def _write(self, record: ApprovalRecord) -> None:
         document = {
             "key": record.key,
-            "status": record.status,
+            "status": record.state,
             "value": encode_value(record.value, path="approval.value"),
             "reason": record.reason,
             "actor": record.actor,
@@ -331,11 +333,14 @@ class KVApprovalStore(_RecordStore):
             meta = decode_value(document.get("meta", {}), path="approval.meta")
             if not isinstance(meta, dict):
                 raise ValueError("meta must be an object")
+            status = _status(
+                document.get("status"),
+                decode_value(document.get("value"), path="approval.value"),
+                _optional(document, "reason", str),
+            )
             return ApprovalRecord(
                 key=key,
-                status=_status(document.get("status")),
-                value=decode_value(document.get("value"), path="approval.value"),
-                reason=_optional(document, "reason", str),
+                status=status,
                 actor=_optional(document, "actor", str),
                 created_at=_number(document, "created_at"),
                 decided_at=_optional_number(document, "decided_at"),
@@ -349,10 +354,13 @@ class KVApprovalStore(_RecordStore):
             raise CorruptEntryError(backend_name(self.kv), self.prefix + key, detail) from None
 
 
-def _status(raw: object) -> ApprovalState:
-    for status in _STATES:
-        if raw == status:
-            return status
+def _status(raw: object, value: object, reason: str | None) -> ApprovalStatus[object]:
+    if raw == "approved":
+        return Approved(value)
+    if raw == "rejected":
+        return Rejected(reason)
+    if raw == "pending":
+        return Pending(reason)
     raise ValueError(f"status must be pending, approved or rejected, not {raw!r}")
 
 
