@@ -216,7 +216,11 @@ class StepSkipped(StepEventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepAborted(StepEventBase):
-    """A running step was cancelled because a sibling failed or the run was cancelled."""
+    """A running step ended without a result.
+
+    It was cancelled (a sibling in its scope failed, or the run was cancelled or timed
+    out), or a step nested in its op exited the run; `reason` says which.
+    """
 
     type: Literal["step_aborted"] = field(default="step_aborted", init=False)
     reason: str | None = None

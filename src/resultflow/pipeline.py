@@ -289,11 +289,14 @@ class RunState:
             else:
                 result = await self._attempts(op, spec, step_id, parent_id)
         except BaseException as exc:
-            if listening and not isinstance(exc, StepExit | GeneratorExit):
+            # The step ends without a result: cancelled, or a step nested in its op
+            # exited the body (StepExit). Either way its step_start gets an ending.
+            if listening and not isinstance(exc, GeneratorExit):
+                reason = "a nested step exited the run" if isinstance(exc, StepExit) else None
                 await ctx.emit(
                     StepAborted(
                         **self.step_fields(step_id, name, key, parent_id),
-                        reason=type(exc).__name__,
+                        reason=reason or type(exc).__name__,
                     )
                 )
             raise

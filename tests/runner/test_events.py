@@ -244,3 +244,25 @@ async def test_step_context_lets_helpers_emit_correlated_events() -> None:
     before = len(rec.events)
     assert await run(unobserved) == Ok(True)
     assert len(rec.events) == before
+
+
+async def test_a_step_whose_nested_step_exits_the_run_still_gets_an_ending_event() -> None:
+    rec = Recorder()
+
+    async def body(step: Step[str]) -> int:
+        async def outer_op() -> Ok[int]:
+            inner = await step(Err("inner failed"), name="inner")
+            return Ok(inner)
+
+        return await step(outer_op, name="outer")
+
+    assert await run(body, on_event=rec) == Err("inner failed")
+    by_name = [(e.type, getattr(e, "name", None)) for e in rec.events]
+    assert by_name[1:-1] == [
+        ("step_start", "outer"),
+        ("step_start", "inner"),
+        ("step_error", "inner"),
+        ("step_aborted", "outer"),
+    ]
+    aborted = rec.events[-2]
+    assert aborted.type == "step_aborted" and aborted.reason == "a nested step exited the run"
