@@ -31,6 +31,7 @@ from resultflow.events import (
     HookAfterStep,
     HookAfterStepError,
     HookBeforeStepError,
+    StepAborted,
     StepCacheHit,
     StepCacheMiss,
     StepCompleted,
@@ -40,6 +41,7 @@ from resultflow.events import (
 )
 from resultflow.pipeline import AnyResult, RunState, StepInfo, StepSpec
 from resultflow.result import Err, Ok
+from resultflow.short_circuit import StepExit
 
 if TYPE_CHECKING:
     from resultflow.retry import RetryPolicy
@@ -247,7 +249,15 @@ def execute_sync(run: RunState, op: object, spec: StepSpec) -> AnyResult:
     if listening:
         ctx.emit_sync(StepStarted(**fields(step_id, name, key, None)))
     started = ctx.clock.monotonic()
-    result = _attempts(run, op, spec, step_id)
+    try:
+        result = _attempts(run, op, spec, step_id)
+    except BaseException as exc:
+        if listening and not isinstance(exc, GeneratorExit):
+            reason = "a nested step exited the run" if isinstance(exc, StepExit) else None
+            ctx.emit_sync(
+                StepAborted(**fields(step_id, name, key, None), reason=reason or type(exc).__name__)
+            )
+        raise
     duration = ctx.clock.monotonic() - started
     if listening:
         if type(result) is Ok:

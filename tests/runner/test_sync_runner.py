@@ -279,3 +279,21 @@ def test_run_sync_mapper_bug_and_interrupts_pass_through_after_workflow_cancelle
     with pytest.raises(KeyboardInterrupt):
         run_sync(interrupted, on_event=lambda e, c: events.append(e))
     assert [e.type for e in events] == ["workflow_start", "workflow_cancelled"]
+
+
+def test_sync_step_whose_nested_step_exits_gets_step_aborted() -> None:
+    events: list[WorkflowEvent] = []
+
+    def body(step: SyncStep[str]) -> int:
+        def outer_op() -> Ok[int]:
+            return Ok(step(Err("inner failed"), name="inner"))
+
+        return step(outer_op, name="outer")
+
+    assert run_sync(body, on_event=lambda e, c: events.append(e)) == Err("inner failed")
+    assert [(e.type, getattr(e, "name", None)) for e in events][1:-1] == [
+        ("step_start", "outer"),
+        ("step_start", "inner"),
+        ("step_error", "inner"),
+        ("step_aborted", "outer"),
+    ]
