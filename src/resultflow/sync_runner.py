@@ -43,7 +43,7 @@ from resultflow.result import Err, Ok
 from resultflow.resume import ResumeState
 from resultflow.runner import RunOptions, check_options
 from resultflow.short_circuit import find_exit
-from resultflow.sync_step import SyncStep
+from resultflow.sync_step import SyncStep, require_sync
 
 __all__ = ["SyncStep", "SyncWorkflow", "run_sync", "workflow_sync"]
 
@@ -202,7 +202,7 @@ def _prepare_sync(run: RunState, options: RunOptions) -> AnyResult | None:
     create_context = options.get("create_context")
     try:
         if create_context is not None:
-            ctx.context = create_context()
+            ctx.context = require_sync(create_context(), "create_context")
     except Exception as exc:
         return run.unexpected(exc, "create_context")
     gates = (
@@ -214,7 +214,7 @@ def _prepare_sync(run: RunState, options: RunOptions) -> AnyResult | None:
             continue
         started = ctx.clock.monotonic()
         try:
-            answer = hook(ctx.workflow_id, ctx.context)
+            answer = require_sync(hook(ctx.workflow_id, ctx.context), option)
         except Exception as exc:
             if ctx.on_event is not None:
                 error_event = HookShouldRunError if option == "should_run" else HookBeforeStartError

@@ -46,7 +46,7 @@ from resultflow.short_circuit import StepExit
 if TYPE_CHECKING:
     from resultflow.retry import RetryPolicy
 
-__all__ = ["SyncStep", "execute_sync"]
+__all__ = ["SyncStep", "execute_sync", "require_sync"]
 
 T = TypeVar("T")
 F = TypeVar("F")
@@ -312,7 +312,7 @@ def _before_step(run: RunState, info: StepInfo) -> None:
     ctx = run.ctx
     started = ctx.clock.monotonic()
     try:
-        hook(info, ctx.context)
+        require_sync(hook(info, ctx.context), "on_before_step")
     except Exception as exc:
         if ctx.on_event is not None:
             ctx.emit_sync(
@@ -349,7 +349,7 @@ def _complete(
     started = ctx.clock.monotonic()
     common: dict[str, Any] = {"workflow_id": ctx.workflow_id, "context": ctx.context, "key": key}
     try:
-        outcome = hook(key, result, ctx.workflow_id, ctx.context)
+        outcome = require_sync(hook(key, result, ctx.workflow_id, ctx.context), "on_after_step")
     except Exception as exc:
         if ctx.on_event is not None:
             ctx.emit_sync(
@@ -373,3 +373,15 @@ def _cache_get(cache: AnyStepCache, key: str) -> CacheEntry | None:
             found.close()
         raise TypeError("run_sync needs a synchronous StepCache (got an async one)")
     return found if isinstance(found, CacheEntry) else None
+
+
+def require_sync(value: object, what: str) -> object:
+    """Return `value`, or raise TypeError if a hook of `run_sync` returned an awaitable.
+
+    A coroutine is closed first, so Python does not also warn that it was never awaited.
+    """
+    if inspect.isawaitable(value):
+        if inspect.iscoroutine(value):
+            value.close()
+        raise TypeError(f"run_sync needs a synchronous {what} (it returned an awaitable)")
+    return value

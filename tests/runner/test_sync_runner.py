@@ -297,3 +297,25 @@ def test_sync_step_whose_nested_step_exits_gets_step_aborted() -> None:
         ("step_error", "inner"),
         ("step_aborted", "outer"),
     ]
+
+
+@pytest.mark.parametrize(
+    "option", ["create_context", "should_run", "on_before_start", "on_before_step", "on_after_step"]
+)
+def test_run_sync_rejects_async_hooks_without_a_never_awaited_warning(option: str) -> None:
+    import gc
+    import warnings
+
+    async def hook(*args: object) -> bool:
+        return True
+
+    def body(step: SyncStep[str]) -> int:
+        return step(lambda: Ok(1), key="k")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = run_sync(body, **{option: hook})  # type: ignore[arg-type]
+        gc.collect()
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert result.error.step == option
+    assert f"synchronous {option}" in result.error.message
