@@ -230,6 +230,24 @@ async def test_concurrent_steps_are_children_of_their_scope(otel: Telemetry) -> 
     assert not trace.get_current_span().get_span_context().is_valid
 
 
+async def test_steps_inside_a_steps_op_are_child_spans_of_that_step(otel: Telemetry) -> None:
+    adapter = otel.adapter()
+
+    async def body(step: Step[str]) -> int:
+        async def checkout() -> Ok[int]:
+            price = await step(lambda: Ok(40), name="price")
+            (tax,) = await step.all(lambda: Ok(2), name="taxes")
+            return Ok(price + tax)
+
+        return await step(checkout, name="checkout")
+
+    assert await run(body, on_event=adapter.handle_event, name="body") == Ok(42)
+    assert otel.parent_name(otel.span("step checkout")) == "workflow body"
+    assert otel.parent_name(otel.span("step price")) == "step checkout"
+    assert otel.parent_name(otel.span("scope all")) == "step checkout"
+    assert otel.parent_name(otel.span("step taxes[0]")) == "scope all"
+
+
 async def test_one_run_with_parallel_steps_a_retry_a_cache_hit_a_timeout_and_a_failure(
     otel: Telemetry,
 ) -> None:

@@ -86,7 +86,7 @@ StepOp: TypeAlias = (
 """What a step accepts: a Result, an awaitable of one, or a zero-argument callable."""
 
 
-# (run token, scope id) of the innermost concurrent scope in this task.
+# (run token, id) of the innermost scope, or observed step, around the current task.
 current_scope: ContextVar[tuple[object, str] | None] = ContextVar(
     "resultflow_current_scope", default=None
 )
@@ -283,6 +283,8 @@ class RunState:
             await ctx.emit(StepStarted(**fields))
         clock = ctx.clock
         started = clock.monotonic()
+        # While observed, steps and scopes started inside this step's op are its children.
+        inner = current_scope.set((self.token, step_id)) if fields is not None else None
         try:
             if spec.plain and self.interceptor is None:
                 result = await self.once(op, spec.name or key or step_id)
@@ -300,6 +302,9 @@ class RunState:
                     )
                 )
             raise
+        finally:
+            if inner is not None:
+                current_scope.reset(inner)
         duration = clock.monotonic() - started
         if fields is not None:
             fields["ts"] = ctx.now()

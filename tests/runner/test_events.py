@@ -153,7 +153,8 @@ async def test_nested_scopes_chain_parent_ids() -> None:
         if isinstance(e, StepStarted) and e.parent_id == scopes["outer"].scope_id
     ]
     assert len(outer_items) == 2
-    assert scopes["inner"].parent_id == outer_items[0].parent_id
+    # The inner scope was opened by the op of the outer scope's first item step.
+    assert scopes["inner"].parent_id == outer_items[0].step_id
     inner_items = [
         e
         for e in rec.events
@@ -266,3 +267,23 @@ async def test_a_step_whose_nested_step_exits_the_run_still_gets_an_ending_event
     ]
     aborted = rec.events[-2]
     assert aborted.type == "step_aborted" and aborted.reason == "a nested step exited the run"
+
+
+async def test_steps_inside_a_steps_op_are_its_children() -> None:
+    rec = Recorder()
+
+    async def body(step: Step[str]) -> int:
+        async def outer_op() -> Ok[int]:
+            first = await step(lambda: Ok(1), name="inner-a")
+            second = await step(lambda: Ok(2), name="inner-b")
+            return Ok(first + second)
+
+        total = await step(outer_op, name="outer")
+        return total + await step(Ok(10), name="after")
+
+    assert await run(body, on_event=rec) == Ok(13)
+    starts = {e.name: e for e in rec.events if isinstance(e, StepStarted)}
+    assert starts["outer"].parent_id is None
+    assert starts["inner-a"].parent_id == starts["outer"].step_id
+    assert starts["inner-b"].parent_id == starts["outer"].step_id
+    assert starts["after"].parent_id is None  # the parent is reset once the step ends
