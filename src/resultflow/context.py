@@ -70,14 +70,32 @@ class RunContext:
 
     async def emit(self, event: WorkflowEvent) -> None:
         """Send `event` to the listener; a listener that raises is logged once per run."""
+        pending = self.notify(event)
+        if pending is not None:
+            await pending
+
+    def notify(self, event: WorkflowEvent) -> Awaitable[None] | None:
+        """Call the listener now; return what is left to await when it is async, else None.
+
+        The hot path of observed steps uses it to skip creating a coroutine for a
+        synchronous listener. A listener that raises is logged once per run.
+        """
         sink = self.on_event
         if sink is None:
-            return
+            return None
         try:
             outcome = sink(event, self.context)
-            if outcome is not None and hasattr(outcome, "__await__"):
-                await outcome
         except Exception as exc:  # a listener never breaks the run
+            self._warn_listener(exc)
+            return None
+        if outcome is not None and hasattr(outcome, "__await__"):
+            return self._finish(outcome)
+        return None
+
+    async def _finish(self, outcome: Awaitable[None]) -> None:
+        try:
+            await outcome
+        except Exception as exc:
             self._warn_listener(exc)
 
     def emit_sync(self, event: WorkflowEvent) -> None:

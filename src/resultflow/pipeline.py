@@ -36,6 +36,7 @@ from resultflow.events import (
     StepStarted,
     StepSucceeded,
     StepTimedOut,
+    WorkflowEvent,
 )
 from resultflow.guard import Guard
 from resultflow.result import Err, Ok
@@ -280,7 +281,9 @@ class RunState:
             await self._before_step(op, StepInfo(step_id, name, key))
         fields = self.step_fields(step_id, name, key, parent_id) if listening else None
         if fields is not None:
-            await ctx.emit(StepStarted(**fields))
+            pending = ctx.notify(StepStarted(**fields))
+            if pending is not None:
+                await pending
         clock = ctx.clock
         started = clock.monotonic()
         # While observed, steps and scopes started inside this step's op are its children.
@@ -309,9 +312,14 @@ class RunState:
         if fields is not None:
             fields["ts"] = ctx.now()
             if type(result) is Ok:
-                await ctx.emit(StepSucceeded(**fields, value=result.value, duration_s=duration))
+                ended: WorkflowEvent = StepSucceeded(
+                    **fields, value=result.value, duration_s=duration
+                )
             else:
-                await ctx.emit(StepFailed(**fields, error=result.error, duration_s=duration))
+                ended = StepFailed(**fields, error=result.error, duration_s=duration)
+            pending = ctx.notify(ended)
+            if pending is not None:
+                await pending
         if key is not None:
             await self._complete(key, result, spec, step_id, parent_id, duration)
         return result

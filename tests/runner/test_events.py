@@ -287,3 +287,23 @@ async def test_steps_inside_a_steps_op_are_its_children() -> None:
     assert starts["inner-a"].parent_id == starts["outer"].step_id
     assert starts["inner-b"].parent_id == starts["outer"].step_id
     assert starts["after"].parent_id is None  # the parent is reset once the step ends
+
+
+async def test_a_raising_async_listener_never_breaks_the_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[str] = []
+
+    async def sink(event: WorkflowEvent, ctx: object) -> None:
+        seen.append(event.type)
+        await asyncio.sleep(0)
+        raise RuntimeError("async listener down")
+
+    async def body(step: Step[str]) -> int:
+        return await step(lambda: Ok(1), name="one")
+
+    with caplog.at_level(logging.WARNING, logger="resultflow"):
+        assert await run(body, on_event=sink) == Ok(1)
+    assert seen == ["workflow_start", "step_start", "step_success", "workflow_success"]
+    warnings = [r for r in caplog.records if "async listener down" in r.getMessage()]
+    assert len(warnings) == 1
