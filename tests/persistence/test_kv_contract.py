@@ -7,11 +7,16 @@ keep expiry times themselves use a TestClock, Redis uses real 0.1 s PX TTLs.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import sys
+from pathlib import Path
 
 import pytest
 
 from resultflow.persistence.kv import KVStore, StoreClosedError
+
+WORKER = Path(__file__).with_name("cas_race_worker.py")
 
 
 async def keys_of(kv: KVStore, prefix: str = "") -> set[str]:
@@ -269,3 +274,222 @@ async def test_closed_store_refuses_work(kv: KVStore) -> None:
     with pytest.raises(StoreClosedError):
         [key async for key in kv.scan("")]
     await kv.close()  # closing twice is fine
+
+
+# -- compare_and_set ----------------------------------------------------------------
+
+
+async def test_compare_and_set_on_a_missing_key(kv: KVStore) -> None:
+    assert await kv.compare_and_set("k", "anything", "v") is False  # missing is not a value
+    assert await kv.compare_and_set("k", "", "v") is False  # nor is it the empty string
+    assert await kv.get("k") is None
+    assert await kv.compare_and_set("k", None, "first") is True
+    assert await kv.get("k") == "first"
+    assert await kv.compare_and_set("k", None, "second") is False  # no longer missing
+    assert await kv.get("k") == "first"
+    assert await keys_of(kv) == {"k"}
+
+
+async def test_compare_and_set_with_a_matching_and_a_stale_expected_value(kv: KVStore) -> None:
+    await kv.set("k", "a")
+    assert await kv.compare_and_set("k", "b", "x") is False
+    assert await kv.compare_and_set("k", "A", "x") is False  # exact match, case included
+    assert await kv.compare_and_set("k", "a ", "x") is False
+    assert await kv.compare_and_set("k", None, "x") is False
+    assert await kv.get("k") == "a"
+    assert await kv.compare_and_set("k", "a", "b") is True
+    assert await kv.get("k") == "b"
+    assert await kv.compare_and_set("k", "a", "c") is False  # "a" is stale now
+    assert await kv.compare_and_set("k", "b", "b") is True  # same value: still a match
+    assert await kv.get("k") == "b"
+
+
+async def test_compare_and_set_of_empty_and_odd_values(kv: KVStore) -> None:
+    await kv.set("k", "")
+    assert await kv.compare_and_set("k", None, "x") is False  # "" is a value, not missing
+    assert await kv.compare_and_set("k", "", "a\x00b") is True
+    assert await kv.compare_and_set("k", "a\x00c", "y") is False
+    assert await kv.compare_and_set("k", "a\x00b", "ünïcødé 🎉") is True
+    assert await kv.compare_and_set("k", "unicode", "z") is False
+    big = "0123456789abcdef" * 65_536 + "é"
+    assert await kv.compare_and_set("k", "ünïcødé 🎉", big) is True
+    assert await kv.compare_and_set("k", big[:-1], "z") is False
+    assert await kv.compare_and_set("k", big, "small") is True
+    assert await kv.get("k") == "small"
+
+
+async def test_compare_and_set_with_weird_keys(kv: KVStore, weird_keys: list[str]) -> None:
+    for key in weird_keys:
+        assert await kv.compare_and_set(key, None, f"v:{key}") is True, repr(key)
+    for key in weird_keys:
+        assert await kv.compare_and_set(key, f"v:{key}", f"w:{key}") is True, repr(key)
+        assert await kv.get(key) == f"w:{key}"
+    assert await keys_of(kv) == set(weird_keys)
+
+
+async def test_compare_and_set_treats_an_expired_key_as_missing(backend) -> None:
+    kv = backend.kv
+    await kv.set("k", "old", ttl=backend.short_ttl)
+    await backend.wait_until_expired("k")
+    assert await kv.compare_and_set("k", "old", "x") is False  # the old value is gone
+    assert await kv.get("k") is None
+    assert await kv.compare_and_set("k", None, "new") is True
+    assert await kv.get("k") == "new"
+    await backend.wait_until_expired("k")
+    assert await kv.get("k") == "new"  # set without ttl: permanent
+
+
+async def test_compare_and_set_honours_ttl(backend) -> None:
+    kv = backend.kv
+    assert await kv.compare_and_set("k", None, "v", ttl=backend.short_ttl) is True
+    assert await kv.get("k") == "v"
+    await backend.wait_until_expired("k")
+    assert await kv.get("k") is None
+    assert await keys_of(kv) == set()
+    # a value with a TTL replaced without one becomes permanent, and the other way round
+    await kv.set("p", "old", ttl=backend.short_ttl)
+    assert await kv.compare_and_set("p", "old", "new") is True
+    await kv.set("q", "old")
+    assert await kv.compare_and_set("q", "old", "new", ttl=backend.short_ttl) is True
+    await backend.wait_until_expired("q")
+    assert await kv.get("p") == "new"
+    assert await kv.get("q") is None
+
+
+async def test_compare_and_set_ttl_in_virtual_time(backend) -> None:
+    if backend.clock is None:
+        pytest.skip("needs virtual time: Redis expiry is real time")
+    kv = backend.kv
+    assert await kv.compare_and_set("k", None, "v", ttl=10) is True
+    backend.advance(9.9)
+    assert await kv.compare_and_set("k", None, "other") is False  # still live
+    assert await kv.compare_and_set("k", "v", "v2", ttl=10) is True  # a fresh 10 s
+    backend.advance(9.9)
+    assert await kv.get("k") == "v2"
+    backend.advance(0.2)
+    assert await kv.get("k") is None
+    assert await kv.compare_and_set("k", "v2", "late") is False
+
+
+async def test_a_failed_compare_and_set_changes_nothing(backend) -> None:
+    kv = backend.kv
+    await kv.set("k", "v", ttl=backend.short_ttl)
+    assert await kv.compare_and_set("k", "other", "x") is False
+    assert await kv.compare_and_set("k", None, "x") is False
+    await backend.wait_until_expired("k")
+    assert await kv.get("k") is None  # the failed attempts did not touch the TTL
+
+
+async def test_compare_and_set_checks_its_arguments(kv: KVStore) -> None:
+    await kv.set("k", "v")
+    with pytest.raises(TypeError, match="key"):
+        await kv.compare_and_set(1, None, "v")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="value"):
+        await kv.compare_and_set("k", b"v", "x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="value"):
+        await kv.compare_and_set("k", "v", None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Unicode"):
+        await kv.compare_and_set("k", "v", "bad\ud800")
+    for ttl in (0, -1, math.nan, math.inf):
+        with pytest.raises(ValueError, match="ttl"):
+            await kv.compare_and_set("k", "v", "x", ttl=ttl)
+    with pytest.raises(TypeError, match="ttl"):
+        await kv.compare_and_set("k", "v", "x", ttl="5")  # type: ignore[arg-type]
+    assert await kv.get("k") == "v"
+    await kv.close()
+    with pytest.raises(StoreClosedError):
+        await kv.compare_and_set("k", "v", "x")
+
+
+@pytest.mark.parametrize("expected", [None, "start"])
+async def test_concurrent_compare_and_set_has_exactly_one_winner(
+    kv: KVStore, expected: str | None
+) -> None:
+    if expected is not None:
+        await kv.set("race", expected)
+    contenders = [f"task-{index}" for index in range(30)]
+    outcomes = await asyncio.gather(
+        *(kv.compare_and_set("race", expected, name) for name in contenders)
+    )
+    winners = [name for name, won in zip(contenders, outcomes, strict=True) if won]
+    assert len(winners) == 1
+    assert await kv.get("race") == winners[0]
+
+
+async def test_concurrent_increments_lose_no_update(kv: KVStore) -> None:
+    async def increment() -> int:
+        retries = 0
+        while True:
+            current = await kv.get("counter")
+            if await kv.compare_and_set("counter", current, str(int(current or "0") + 1)):
+                return retries
+            retries += 1
+
+    await asyncio.gather(*(increment() for _ in range(25)))
+    assert await kv.get("counter") == "25"
+
+
+def worker_config(request: pytest.FixtureRequest, backend, tmp_path: Path) -> dict[str, object]:
+    """How a worker process opens the same data as `backend.kv`."""
+    kv = backend.kv
+    if backend.name == "file":
+        return {"backend": "file", "directory": str(kv.directory)}
+    if backend.name == "sqlite":
+        return {"backend": "sqlite", "path": kv.path}
+    if backend.name == "postgres":
+        return {
+            "backend": "postgres",
+            "url": request.getfixturevalue("postgres_url"),
+            "schema": kv.schema,
+        }
+    return {"backend": "redis", "url": request.getfixturevalue("redis_url"), "prefix": kv.prefix}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("expected", [None, "start"])
+async def test_processes_racing_compare_and_set_have_exactly_one_winner(
+    request: pytest.FixtureRequest, backend, tmp_path: Path, expected: str | None
+) -> None:
+    """Three OS processes race on the same keys: each key has exactly one winner, whose
+    value is the one stored, and 3 x 40 read-CAS increments of one counter all count."""
+    if backend.name == "memory":
+        pytest.skip("MemoryKV lives in one process")
+    kv = backend.kv
+    keys = [f"race:{index}" for index in range(40)]
+    if expected is not None:
+        await asyncio.gather(*(kv.set(key, expected) for key in keys))
+    else:
+        await kv.exists("race:0")  # creates the table before the workers start
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    names = ["p0", "p1", "p2"]
+    base = worker_config(request, backend, tmp_path)
+    common = {
+        "barrier": str(barrier),
+        "workers": len(names),
+        "keys": keys,
+        "expected": expected,
+        "counter": "counter",
+        "increments": 40,
+    }
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(WORKER),
+            json.dumps({**base, **common, "name": name}),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for name in names
+    ]
+    reports = []
+    for worker in workers:
+        out, err = await asyncio.wait_for(worker.communicate(), timeout=120)
+        assert worker.returncode == 0, err.decode()
+        reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+    won = {name: set(report["won"]) for name, report in zip(names, reports, strict=True)}
+    for key in keys:
+        winners = [name for name in names if key in won[name]]
+        assert len(winners) == 1, (key, winners)
+        assert await kv.get(key) == winners[0]
+    assert await kv.get("counter") == str(3 * 40)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -175,57 +176,51 @@ async def test_purge_expired_removes_only_expired_files(tmp_path: Path) -> None:
     assert listing(tmp_path) == ["k_forever", "k_fresh"]
 
 
-async def test_overlapping_purges_never_delete_a_value_written_meanwhile(
+async def test_a_purge_decides_under_the_key_lock_and_keeps_a_value_written_meanwhile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Purge A moves an expired file aside and reads it; a fresh value is written; purge B
-    (which saw the old, expired file) moves the fresh one aside; A deletes its file; B reads.
-    """
+    """Two purges list the expired file; a writer holds the key's lock and writes a fresh
+    value while both wait for it; then neither purge deletes anything."""
     clock = TestClock()
     kv = FileKV(tmp_path, clock=clock, fsync=False)
     await kv.set("k", "old", ttl=1)
     clock.advance(2)
     path = tmp_path / kv_file.file_name_for("k")
     fresh = json.dumps({"key": "k", "value": "fresh", "expires_at": None}).encode()
-    names = ("b_listed", "a_read", "go_a", "b_moved", "go_b", "go_b_read")
-    steps = {name: threading.Event() for name in names}
-    real_read, real_replace = kv_file._read_record, os.replace
+    waiting = threading.Semaphore(0)
+    real_lock = kv_file._key_lock
 
-    def read(aside: Path, key: str) -> tuple[str, float | None] | None:
-        who = threading.current_thread().name
-        if who.startswith("purge-b"):
-            steps["b_moved"].set()
-            assert steps["go_b_read"].wait(5)
-        record = real_read(aside, key)
-        if who.startswith("purge-a"):
-            steps["a_read"].set()
-            assert steps["go_a"].wait(5)
-        return record
+    def key_lock(directory: Path, key: str) -> contextlib.AbstractContextManager[None]:
+        if threading.current_thread().name.startswith("purge"):
+            waiting.release()  # a purge listed the expired file and now waits for the lock
+        return real_lock(directory, key)
 
-    def replace(source: str | Path, target: str | Path) -> None:
-        if threading.current_thread().name.startswith("purge-b") and Path(source) == path:
-            steps["b_listed"].set()
-            assert steps["go_b"].wait(5)  # B decided on the old file, moves later
-        real_replace(source, target)
-
-    monkeypatch.setattr(kv_file, "_read_record", read)
-    monkeypatch.setattr(os, "replace", replace)
     now = clock.now()
-    with ThreadPoolExecutor(1, "purge-b") as pool_b, ThreadPoolExecutor(1, "purge-a") as pool_a:
-        purge_b = pool_b.submit(kv_file._purge_expired, tmp_path, now)
-        assert steps["b_listed"].wait(5)
-        purge_a = pool_a.submit(kv_file._purge_expired, tmp_path, now)
-        assert steps["a_read"].wait(5)
-        kv_file._write_atomically(path, fresh, False)  # a writer sets a fresh value
-        steps["go_b"].set()
-        assert steps["b_moved"].wait(5)
-        steps["go_a"].set()
-        assert purge_a.result(5) == 1
-        steps["go_b_read"].set()
-        assert purge_b.result(5) == 0
+    monkeypatch.setattr(kv_file, "_key_lock", key_lock)
+    with ThreadPoolExecutor(2, "purge") as pool:
+        with real_lock(tmp_path, "k"):
+            purges = [pool.submit(kv_file._purge_expired, tmp_path, now) for _ in range(2)]
+            assert waiting.acquire(timeout=5) and waiting.acquire(timeout=5)
+            kv_file._write_atomically(path, fresh, False)  # the lock holder writes
+            assert not any(purge.done() for purge in purges)
+        # the lock is released: the purges get it and find the fresh value
+        removed = [purge.result(5) for purge in purges]
     monkeypatch.undo()
+    assert removed == [0, 0]
     assert await kv.get("k") == "fresh"
-    assert listing(tmp_path) == [path.name]  # no leftovers
+    assert listing(tmp_path) == [path.name]  # no leftovers, no lock file
+
+
+async def test_overlapping_purges_remove_an_expired_file_once(tmp_path: Path) -> None:
+    clock = TestClock()
+    kv = FileKV(tmp_path, clock=clock, fsync=False)
+    await kv.set("k", "old", ttl=1)
+    clock.advance(2)
+    now = clock.now()
+    with ThreadPoolExecutor(4) as pool:
+        removed = list(pool.map(lambda _: kv_file._purge_expired(tmp_path, now), range(4)))
+    assert sum(removed) == 1
+    assert listing(tmp_path) == []
 
 
 async def test_directory_is_created_and_an_unusable_one_is_unavailable(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """The `KVStore` protocol every persistence backend implements, its errors, and `MemoryKV`.
 
-A KV store maps `str` keys to `str` values, with an optional time to live per key and a
-prefix scan. `StatePersistence` and `KVCache` are built on it, so one small protocol is
-all a new backend has to provide. The backends:
+A KV store maps `str` keys to `str` values, with an optional time to live per key, a
+prefix scan and an atomic `compare_and_set` (so several processes can agree on who
+changed a value first). `StatePersistence`, `KVCache` and `KVApprovalStore` are built on
+it, so one small protocol is all a new backend has to provide. The backends:
 
 | class | module | extra |
 | --- | --- | --- |
@@ -26,6 +27,7 @@ mistakes and are raised as they are.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -68,6 +70,18 @@ class KVStore(Protocol):
 
     async def exists(self, key: str) -> bool:
         """True when `key` holds a value that has not expired."""
+        ...
+
+    async def compare_and_set(
+        self, key: str, expected: str | None, value: str, ttl: float | None = None
+    ) -> bool:
+        """Set `key` to `value` only if it currently holds exactly `expected`; True if it did.
+
+        `expected=None` means the key must be missing (or expired). The comparison and
+        the write are one atomic step, also against other processes sharing the store:
+        of several callers racing from the same `expected`, exactly one gets True. Like
+        `set`, the new value expires after `ttl` seconds (None: never).
+        """
         ...
 
     def scan(self, prefix: str = "") -> AsyncIterator[str]:
@@ -159,6 +173,8 @@ class MemoryKV:
 
     The default store, and the one tests use. `clock` (default: the system clock)
     decides when entries with a TTL expire, so a `TestClock` expires them virtually.
+    Every change holds one lock, so `compare_and_set` is atomic even when the store is
+    shared by threads running their own event loops.
     """
 
     backend = "memory"
@@ -166,6 +182,7 @@ class MemoryKV:
     def __init__(self, *, clock: Clock | None = None) -> None:
         self._clock = clock or SYSTEM_CLOCK
         self._entries: dict[str, tuple[str, float | None]] = {}
+        self._lock = threading.RLock()
         self._closed = False
 
     async def get(self, key: str) -> str | None:
@@ -178,19 +195,37 @@ class MemoryKV:
         self._check_open()
         check_key(key)
         check_value(value)
-        lifetime = check_ttl(ttl)
-        expires_at = None if lifetime is None else self._clock.monotonic() + lifetime
-        self._entries[key] = (value, expires_at)
+        entry = (value, self._expiry(check_ttl(ttl)))
+        with self._lock:
+            self._entries[key] = entry
 
     async def delete(self, key: str) -> None:
         """Forget `key`."""
         self._check_open()
-        self._entries.pop(check_key(key), None)
+        check_key(key)
+        with self._lock:
+            self._entries.pop(key, None)
 
     async def exists(self, key: str) -> bool:
         """True when `key` holds a live value."""
         self._check_open()
         return self._live(check_key(key)) is not None
+
+    async def compare_and_set(
+        self, key: str, expected: str | None, value: str, ttl: float | None = None
+    ) -> bool:
+        """Set `key` to `value` if it holds exactly `expected` (None: missing or expired)."""
+        self._check_open()
+        check_key(key)
+        if expected is not None:
+            check_value(expected)
+        check_value(value)
+        entry = (value, self._expiry(check_ttl(ttl)))
+        with self._lock:
+            if self._live(key) != expected:
+                return False
+            self._entries[key] = entry
+            return True
 
     async def scan(self, prefix: str = "") -> AsyncIterator[str]:
         """Iterate over the live keys starting with `prefix` (a snapshot taken at the start)."""
@@ -203,7 +238,8 @@ class MemoryKV:
     async def close(self) -> None:
         """Drop every entry; later calls raise `StoreClosedError`."""
         self._closed = True
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
 
     def __len__(self) -> int:
         return sum(1 for key in list(self._entries) if self._live(key) is not None)
@@ -211,13 +247,19 @@ class MemoryKV:
     def __repr__(self) -> str:
         return f"MemoryKV({len(self._entries)} keys)"
 
+    def _expiry(self, lifetime: float | None) -> float | None:
+        return None if lifetime is None else self._clock.monotonic() + lifetime
+
     def _live(self, key: str) -> str | None:
         found = self._entries.get(key)
         if found is None:
             return None
         value, expires_at = found
         if expires_at is not None and self._clock.monotonic() >= expires_at:
-            del self._entries[key]
+            with self._lock:
+                # Drop it only if it is still the expired entry we read.
+                if self._entries.get(key) is found:
+                    del self._entries[key]
             return None
         return value
 

@@ -8,6 +8,15 @@ Any key is safe: file names come from a reversible encoding that keeps only `a-z
 directory or collide. A key whose encoded name would be too long for the file system
 gets the name of its SHA-256 digest instead. Every file also records its key, its
 value and its expiry time (wall-clock epoch seconds from the injectable clock).
+
+Every change of a key (`set`, `delete`, `compare_and_set`, `purge_expired`) holds an
+exclusive `fcntl.flock` on a lock file for that key, `.lock-<sha256 of the key>` in the
+same directory, so `compare_and_set` re-reads and replaces the value atomically, also
+against other processes using the directory. The lock file is removed when the change is
+done (a waiter that locked a removed file tries again), so none are left behind; the
+kernel drops the lock of a process that dies. This is POSIX `flock`: use a local file
+system (not NFS). Where there is no `fcntl` (Windows), the lock is one per process, and
+`compare_and_set` is atomic only among the stores of that process.
 """
 
 from __future__ import annotations
@@ -17,9 +26,10 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import tempfile
-import uuid
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Generator
 from pathlib import Path
 from typing import TypeVar, TypeVarTuple, cast
 
@@ -44,6 +54,7 @@ _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _ENCODED_PREFIX = "k_"
 _HASHED_PREFIX = "h_"
 _TEMP_PREFIX = ".tmp-"
+_LOCK_PREFIX = ".lock-"
 # Most file systems allow 255 bytes per name, some (eCryptfs) only 143: stay well below.
 _MAX_NAME = 140
 
@@ -79,20 +90,37 @@ class FileKV:
         """Store `value` under `key` atomically, expiring after `ttl` seconds when given."""
         check_key(key)
         check_value(value)
-        lifetime = check_ttl(ttl)
-        expires_at = None if lifetime is None else self._clock.now() + lifetime
-        data = json.dumps({"key": key, "value": value, "expires_at": expires_at})
+        data = self._encode(key, value, check_ttl(ttl))
         path = await self._path(key)
-        await self._call(_write_atomically, path, data.encode("utf-8"), self._fsync)
+        await self._call(_locked_write, path, key, data, self._fsync)
 
     async def delete(self, key: str) -> None:
         """Forget `key` (no error when missing)."""
         path = await self._path(check_key(key))
-        await self._call(_remove, path, self._fsync)
+        await self._call(_locked_remove, path, key, self._fsync)
 
     async def exists(self, key: str) -> bool:
         """True when `key` holds a live value."""
         return await self.get(key) is not None
+
+    async def compare_and_set(
+        self, key: str, expected: str | None, value: str, ttl: float | None = None
+    ) -> bool:
+        """Set `key` to `value` if it holds exactly `expected` (None: missing or expired).
+
+        Holds the key's lock file while it re-reads and replaces the file, so it is
+        atomic across processes (POSIX). Raises `CorruptEntryError` when the current
+        file cannot be read.
+        """
+        check_key(key)
+        if expected is not None:
+            check_value(expected)
+        check_value(value)
+        lifetime = check_ttl(ttl)
+        path = await self._path(key)
+        now = self._clock.now()
+        data = self._encode(key, value, lifetime, now)
+        return await self._call(_compare_and_write, path, key, expected, data, now, self._fsync)
 
     async def scan(self, prefix: str = "") -> AsyncIterator[str]:
         """Iterate over the live keys starting with `prefix` (a snapshot of the directory)."""
@@ -119,7 +147,14 @@ class FileKV:
         return f"FileKV({str(self.directory)!r})"
 
     def _expired(self, expires_at: float | None) -> bool:
-        return expires_at is not None and self._clock.now() >= expires_at
+        return _is_expired(expires_at, self._clock.now())
+
+    def _encode(
+        self, key: str, value: str, lifetime: float | None, now: float | None = None
+    ) -> bytes:
+        start = self._clock.now() if now is None else now
+        expires_at = None if lifetime is None else start + lifetime
+        return json.dumps({"key": key, "value": value, "expires_at": expires_at}).encode("utf-8")
 
     async def _path(self, key: str) -> Path:
         await self._open()
@@ -188,7 +223,87 @@ def file_name_for(key: str) -> str:
     return _HASHED_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def lock_name_for(key: str) -> str:
+    """The name of the lock file a change of `key` holds: `.lock-` and the key's SHA-256."""
+    return _LOCK_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+# -- per-key locks ---------------------------------------------------------------------
+
+if sys.platform == "win32":  # pragma: no cover - no fcntl: one lock per process
+    _PROCESS_LOCK = threading.RLock()
+
+    @contextlib.contextmanager
+    def _key_lock(directory: Path, key: str) -> Generator[None]:
+        with _PROCESS_LOCK:
+            yield
+
+else:
+    import fcntl
+
+    @contextlib.contextmanager
+    def _key_lock(directory: Path, key: str) -> Generator[None]:
+        """Hold the exclusive lock of `key` (other threads and processes wait)."""
+        lock_path = directory / lock_name_for(key)
+        descriptor = _lock_linked_file(lock_path)
+        try:
+            yield
+        finally:
+            # Still ours: we hold the lock on the file linked at `lock_path`. Waiters
+            # that opened it see it unlinked once they get the lock, and try again.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock_path)
+            os.close(descriptor)
+
+    def _lock_linked_file(lock_path: Path) -> int:
+        """Open and lock `lock_path`, until the locked file is the one still linked there."""
+        while True:
+            descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                held = os.fstat(descriptor)
+                try:
+                    linked = os.stat(lock_path)
+                except FileNotFoundError:
+                    linked = None
+            except BaseException:
+                os.close(descriptor)
+                raise
+            if linked is not None and (linked.st_dev, linked.st_ino) == (
+                held.st_dev,
+                held.st_ino,
+            ):
+                return descriptor
+            os.close(descriptor)  # the holder before us removed it: lock the new one
+
+
 # -- blocking file work, run in a thread ---------------------------------------------
+
+
+def _is_expired(expires_at: float | None, now: float) -> bool:
+    return expires_at is not None and now >= expires_at
+
+
+def _locked_write(path: Path, key: str, data: bytes, fsync: bool) -> None:
+    with _key_lock(path.parent, key):
+        _write_atomically(path, data, fsync)
+
+
+def _locked_remove(path: Path, key: str, fsync: bool) -> None:
+    with _key_lock(path.parent, key):
+        _remove(path, fsync)
+
+
+def _compare_and_write(
+    path: Path, key: str, expected: str | None, data: bytes, now: float, fsync: bool
+) -> bool:
+    with _key_lock(path.parent, key):
+        record = _read_record(path, key)
+        current = None if record is None or _is_expired(record[1], now) else record[0]
+        if current != expected:
+            return False
+        _write_atomically(path, data, fsync)
+        return True
 
 
 def _read_record(path: Path, key: str) -> tuple[str, float | None] | None:
@@ -293,27 +408,16 @@ def _list_keys(directory: Path, prefix: str, now: float) -> list[str]:
 def _purge_expired(directory: Path, now: float) -> int:
     removed = 0
     for path, key, expires_at in _stored_records(directory, ""):
-        if expires_at is None or now < expires_at:
+        if not _is_expired(expires_at, now):
             continue
-        # Move the file aside first, so a value written meanwhile is not deleted. The
-        # aside name is unique: two overlapping purges must never share one, or one
-        # could delete the fresh value the other moved aside.
-        aside = path.with_name(f"{_TEMP_PREFIX}purge-{uuid.uuid4().hex}")
-        try:
-            os.replace(path, aside)
-        except FileNotFoundError:
-            continue  # deleted or purged meanwhile
-        try:
-            record = _read_record(aside, key)
-        except CorruptEntryError:
-            record = None
-        if record is not None and record[1] is not None and now >= record[1]:
-            aside.unlink()
+        # Decide again under the key's lock: a value written since the listing is fresh.
+        with _key_lock(directory, key):
+            try:
+                record = _read_record(path, key)
+            except CorruptEntryError:
+                continue  # replaced by something we cannot judge: leave it
+            if record is None or not _is_expired(record[1], now):
+                continue
+            path.unlink()
             removed += 1
-            continue
-        # A fresh value came back (or a file we cannot judge): put it back, unless
-        # the key was written yet again meanwhile.
-        with contextlib.suppress(FileExistsError, FileNotFoundError):
-            os.link(aside, path)
-        aside.unlink(missing_ok=True)
     return removed

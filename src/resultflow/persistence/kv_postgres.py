@@ -6,7 +6,9 @@ opens and owns a small `AsyncConnectionPool`), a pool you own and share, or one
 keys and values are stored as UTF-8 `bytea` (so any string, NUL included, fits and
 keys compare byte-wise), expiry as wall-clock epoch seconds from the injectable clock.
 All SQL is parameterized; the schema and table names are validated identifiers quoted
-with `psycopg.sql.Identifier`.
+with `psycopg.sql.Identifier`. `compare_and_set` is one conditional statement (an
+`UPDATE` of the expected live value, or an upsert that only replaces an expired row),
+which PostgreSQL's row locks make atomic across connections and processes.
 """
 
 from __future__ import annotations
@@ -141,6 +143,38 @@ class PostgresKV:
         query = self._sql(f"SELECT 1 FROM {{}} WHERE key = %s AND {_LIVE}")
         rows, _ = await self._execute(query, (_encode(check_key(key)), self._clock.now()))
         return bool(rows)
+
+    async def compare_and_set(
+        self, key: str, expected: str | None, value: str, ttl: float | None = None
+    ) -> bool:
+        """Set `key` to `value` if it holds exactly `expected` (None: missing or expired).
+
+        One statement, so atomic also against other connections and processes.
+        """
+        check_key(key)
+        if expected is not None:
+            check_value(expected)
+        check_value(value)
+        lifetime = check_ttl(ttl)
+        now = self._clock.now()
+        expires_at = None if lifetime is None else now + lifetime
+        if expected is None:
+            # Insert, or replace a row that has expired; a live row stays as it is.
+            statement = self._sql(
+                "INSERT INTO {} AS stored (key, value, expires_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
+                "expires_at = EXCLUDED.expires_at "
+                "WHERE stored.expires_at IS NOT NULL AND stored.expires_at <= %s"
+            )
+            params: tuple[object, ...] = (_encode(key), _encode(value), expires_at, now)
+        else:
+            statement = self._sql(
+                "UPDATE {} SET value = %s, expires_at = %s "
+                f"WHERE key = %s AND value = %s AND {_LIVE}"
+            )
+            params = (_encode(value), expires_at, _encode(key), _encode(expected), now)
+        _, count = await self._execute(statement, params)
+        return count == 1
 
     async def scan(self, prefix: str = "") -> AsyncIterator[str]:
         """Iterate over the live keys starting with `prefix`, in byte order, batch by batch."""

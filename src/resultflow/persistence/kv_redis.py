@@ -4,7 +4,8 @@ Needs the `redis` extra (`pip install resultflow[redis]`). Every key is stored a
 `prefix + key`, so several stores (and tests) share one database without colliding.
 TTLs are Redis's own (`SET ... PX`), so expiry needs no clock here; `scan` uses
 `SCAN MATCH` with the prefix's glob characters escaped, so a prefix such as `"a*"`
-matches only keys that really start with `a*`.
+matches only keys that really start with `a*`. `compare_and_set` is a small Lua script
+(`GET`, compare, `SET ... PX`), which Redis runs atomically.
 """
 
 from __future__ import annotations
@@ -35,6 +36,25 @@ __all__ = ["RedisKV", "glob_escape"]
 _BACKEND = "redis"
 _SCAN_COUNT = 500
 _Out = TypeVar("_Out")
+
+# KEYS[1]: the key. ARGV: "1" when the key must be missing, else "0"; the expected value;
+# the new value; the TTL in milliseconds ("" for none). Returns 1 when it set the key.
+_COMPARE_AND_SET = """
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+if ARGV[4] == '' then
+  redis.call('SET', KEYS[1], ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+end
+return 1
+"""
+
+_Script = Callable[..., Awaitable[object]]
 
 
 class RedisKV:
@@ -78,6 +98,10 @@ class RedisKV:
                 f"RedisKV needs a URL or a redis.asyncio.Redis, not {type(given).__name__}"
             )
         self._closed = False
+        self._compare_and_set = cast(
+            "_Script",
+            self._client.register_script(_COMPARE_AND_SET),
+        )
 
     @property
     def client(self) -> Redis:
@@ -99,8 +123,7 @@ class RedisKV:
         """Store `value` under `key`, expiring after `ttl` seconds (Redis `PX`) when given."""
         name = self._name(key)
         check_value(value)
-        lifetime = check_ttl(ttl)
-        milliseconds = None if lifetime is None else max(1, math.ceil(lifetime * 1000))
+        milliseconds = _milliseconds(check_ttl(ttl))
         await _call(self._client.set(name, value.encode("utf-8"), px=milliseconds))
 
     async def delete(self, key: str) -> None:
@@ -113,6 +136,27 @@ class RedisKV:
         name = self._name(key)
         count = await _call(self._client.exists(name))
         return count > 0
+
+    async def compare_and_set(
+        self, key: str, expected: str | None, value: str, ttl: float | None = None
+    ) -> bool:
+        """Set `key` to `value` if it holds exactly `expected` (None: missing or expired).
+
+        A Lua script, so Redis runs the comparison and the write as one step.
+        """
+        name = self._name(key)
+        if expected is not None:
+            check_value(expected)
+        check_value(value)
+        milliseconds = _milliseconds(check_ttl(ttl))
+        args = [
+            b"1" if expected is None else b"0",
+            b"" if expected is None else expected.encode("utf-8"),
+            value.encode("utf-8"),
+            b"" if milliseconds is None else str(milliseconds).encode("ascii"),
+        ]
+        done = await _call(self._compare_and_set(keys=[name], args=args))
+        return done == 1
 
     async def scan(self, prefix: str = "") -> AsyncIterator[str]:
         """Iterate over the live keys starting with `prefix` (each key once)."""
@@ -172,6 +216,11 @@ async def _call(operation: Awaitable[_Out]) -> _Out:
         raise StoreUnavailableError(_BACKEND, f"{type(exc).__name__}: {exc}") from exc
     except redis_errors.RedisError as exc:
         raise StoreError(_BACKEND, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _milliseconds(lifetime: float | None) -> int | None:
+    """A TTL in whole milliseconds for `PX` (at least 1), or None for no expiry."""
+    return None if lifetime is None else max(1, math.ceil(lifetime * 1000))
 
 
 def glob_escape(text: str) -> str:

@@ -5,7 +5,9 @@ loop never blocks and SQLite sees a single writer per store. Several processes m
 share a file: WAL mode lets readers run alongside the writer, and `timeout` is how long
 a write waits for another process's lock. Keys are stored as UTF-8 BLOBs (so any
 string, NUL included, compares byte-wise), values as TEXT, expiry as wall-clock epoch
-seconds read from the injectable clock.
+seconds read from the injectable clock. `compare_and_set` is one conditional statement
+(an `UPDATE` of the expected live value, or an upsert that only replaces an expired
+row), so SQLite's write lock makes it atomic across processes.
 """
 
 from __future__ import annotations
@@ -108,6 +110,38 @@ class SQLiteKV:
         query = f"SELECT 1 FROM {self._quoted} WHERE key = ? AND {_LIVE}"
         row = await self._run(lambda db: db.execute(query, (encoded, self._now())).fetchone())
         return row is not None
+
+    async def compare_and_set(
+        self, key: str, expected: str | None, value: str, ttl: float | None = None
+    ) -> bool:
+        """Set `key` to `value` if it holds exactly `expected` (None: missing or expired).
+
+        One statement, so atomic also against other processes sharing the file.
+        """
+        encoded = check_key(key).encode("utf-8")
+        if expected is not None:
+            check_value(expected)
+        check_value(value)
+        lifetime = check_ttl(ttl)
+        now = self._now()
+        expires_at = None if lifetime is None else now + lifetime
+        if expected is None:
+            # Insert, or replace a row that has expired; a live row stays as it is.
+            statement = (
+                f"INSERT INTO {self._quoted} (key, value, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                f"expires_at = excluded.expires_at WHERE {self._quoted}.expires_at IS NOT NULL "
+                f"AND {self._quoted}.expires_at <= ?"
+            )
+            params: tuple[object, ...] = (encoded, value, expires_at, now)
+        else:
+            statement = (
+                f"UPDATE {self._quoted} SET value = ?, expires_at = ? "
+                f"WHERE key = ? AND value = ? AND {_LIVE}"
+            )
+            params = (value, expires_at, encoded, expected, now)
+        cursor = await self._run(lambda db: db.execute(statement, params))
+        return cursor.rowcount == 1
 
     async def scan(self, prefix: str = "") -> AsyncIterator[str]:
         """Iterate over the live keys starting with `prefix`, in byte order, batch by batch."""
