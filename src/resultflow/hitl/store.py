@@ -14,9 +14,12 @@ SQLite, PostgreSQL, Redis). Decisions are values:
   becomes `Rejected(reason="expired")` the next time `get` or `list_pending` sees it;
   `cancel` records `Rejected(reason="cancelled")`.
 
-Within one process a store applies decisions one at a time. Across processes a
-`KVApprovalStore` cannot compare-and-set (the KV protocol has no such operation): two
-processes deciding the same key at the same instant both succeed, the last write wins.
+Every change is decided exactly once, also across processes: `KVApprovalStore` writes
+each change with the store's atomic `compare_and_set` against the document it read, and
+reads again when another store instance or process changed it meanwhile. Of two
+processes deciding the same pending key at the same instant, one gets `Ok`, the other
+`Err(ApprovalAlreadyDecided)`, and the stored record is the winner's; `create_pending`
+makes one record however many callers race, and an expiry is recorded once.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import builtins
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol, TypeAlias, cast, runtime_checkable
+from typing import Generic, Literal, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
 
 from resultflow.clock import SYSTEM_CLOCK, Clock
 from resultflow.errors import TaggedError
@@ -55,6 +58,8 @@ ApprovalState: TypeAlias = Literal["pending", "approved", "rejected"]
 
 EXPIRED = "expired"
 CANCELLED = "cancelled"
+
+_Version = TypeVar("_Version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +175,22 @@ def approval_check(
 
 
 # -- the shared decision logic -----------------------------------------------------------
-class _RecordStore:
-    """Decisions and expiry on top of `_read` / `_write` / `_keys` of a concrete store."""
+@dataclass(frozen=True, slots=True)
+class _Stored(Generic[_Version]):
+    """A record as read from a store (None: no record), with the `version` it was read
+    at: what the store compares when it is replaced (the document text, or the object)."""
+
+    record: ApprovalRecord | None
+    version: _Version
+
+
+class _RecordStore(Generic[_Version]):
+    """Decisions and expiry on top of `_load` / `_replace` / `_keys` of a concrete store.
+
+    Each change reads the record, computes the new one and replaces it only if it is
+    still the version read (compare-and-set); when it is not, it reads again. Records
+    only ever go from pending to decided, so a retry finds the other writer's decision.
+    """
 
     def __init__(self, clock: Clock | None) -> None:
         self.clock = clock or SYSTEM_CLOCK
@@ -187,24 +206,25 @@ class _RecordStore:
         """Record that `key` awaits a decision; an existing record is returned unchanged."""
         check_key(key)
         async with self._lock:
-            existing = await self._current(key)
-            if existing is not None:
-                return existing
-            record = ApprovalRecord(
-                key=key,
-                status=Pending(reason),
-                created_at=self.clock.now(),
-                expires_at=expires_at,
-                meta=dict(meta or {}),
-            )
-            await self._write(record)
-            return record
+            while True:
+                stored = await self._current(key)
+                if stored.record is not None:
+                    return stored.record
+                record = ApprovalRecord(
+                    key=key,
+                    status=Pending(reason),
+                    created_at=self.clock.now(),
+                    expires_at=expires_at,
+                    meta=dict(meta or {}),
+                )
+                if await self._replace(key, stored, record) is not None:
+                    return record
 
     async def get(self, key: str) -> ApprovalRecord | None:
         """The record of `key` (expired ones turned into rejections), or None."""
         check_key(key)
         async with self._lock:
-            return await self._current(key)
+            return (await self._current(key)).record
 
     async def grant(self, key: str, value: object, actor: str | None = None) -> ApprovalDecision:
         """Approve `key` with `value` (an Err when unknown or already decided)."""
@@ -225,7 +245,7 @@ class _RecordStore:
         async with self._lock:
             records: builtins.list[ApprovalRecord] = []
             for key in await self._keys():
-                record = await self._current(key)
+                record = (await self._current(key)).record
                 if record is not None and record.is_pending:
                     records.append(record)
         return sorted(records, key=lambda r: (r.created_at, r.key))
@@ -235,36 +255,47 @@ class _RecordStore:
     ) -> ApprovalDecision:
         check_key(key)
         async with self._lock:
-            record = await self._current(key)
-            if record is None:
-                return Err(ApprovalNotFound(key=key))
-            if not record.is_pending:
-                return Err(ApprovalAlreadyDecided(key=key, status=record.state))
-            decided = replace(record, status=status, actor=actor, decided_at=self.clock.now())
-            await self._write(decided)
-            return Ok(decided)
+            while True:
+                stored = await self._current(key)
+                record = stored.record
+                if record is None:
+                    return Err(ApprovalNotFound(key=key))
+                if not record.is_pending:
+                    return Err(ApprovalAlreadyDecided(key=key, status=record.state))
+                decided = replace(record, status=status, actor=actor, decided_at=self.clock.now())
+                if await self._replace(key, stored, decided) is not None:
+                    return Ok(decided)
+                # Changed since we read it (decided or expired elsewhere): read again.
 
-    async def _current(self, key: str) -> ApprovalRecord | None:
-        record = await self._read(key)
-        if record is None or not record.is_pending or record.expires_at is None:
-            return record
-        if self.clock.now() < record.expires_at:
-            return record
-        expired = replace(record, status=Rejected(EXPIRED), decided_at=record.expires_at)
-        await self._write(expired)
-        return expired
+    async def _current(self, key: str) -> _Stored[_Version]:
+        """The record of `key` as it stands, a pending one past `expires_at` rejected."""
+        while True:
+            stored = await self._load(key)
+            record = stored.record
+            if record is None or not record.is_pending or record.expires_at is None:
+                return stored
+            if self.clock.now() < record.expires_at:
+                return stored
+            expired = replace(record, status=Rejected(EXPIRED), decided_at=record.expires_at)
+            updated = await self._replace(key, stored, expired)
+            if updated is not None:
+                return updated
 
-    async def _read(self, key: str) -> ApprovalRecord | None:
+    async def _load(self, key: str) -> _Stored[_Version]:
+        """The record of `key` as stored, with its version."""
         raise NotImplementedError
 
-    async def _write(self, record: ApprovalRecord) -> None:
+    async def _replace(
+        self, key: str, stored: _Stored[_Version], record: ApprovalRecord
+    ) -> _Stored[_Version] | None:
+        """Store `record` if `key` is still at `stored.version`: its new version, else None."""
         raise NotImplementedError
 
     async def _keys(self) -> builtins.list[str]:
         raise NotImplementedError
 
 
-class MemoryApprovalStore(_RecordStore):
+class MemoryApprovalStore(_RecordStore["ApprovalRecord | None"]):
     """An in-process `ApprovalStore`; `clock` decides expiry (a `TestClock` in tests)."""
 
     def __init__(self, clock: Clock | None = None) -> None:
@@ -274,22 +305,29 @@ class MemoryApprovalStore(_RecordStore):
     def __repr__(self) -> str:
         return f"MemoryApprovalStore({len(self._records)} approvals)"
 
-    async def _read(self, key: str) -> ApprovalRecord | None:
-        return self._records.get(key)
+    async def _load(self, key: str) -> _Stored[ApprovalRecord | None]:
+        record = self._records.get(key)
+        return _Stored(record, record)
 
-    async def _write(self, record: ApprovalRecord) -> None:
-        self._records[record.key] = record
+    async def _replace(
+        self, key: str, stored: _Stored[ApprovalRecord | None], record: ApprovalRecord
+    ) -> _Stored[ApprovalRecord | None] | None:
+        if self._records.get(key) is not stored.version:
+            return None
+        self._records[key] = record
+        return _Stored(record, record)
 
     async def _keys(self) -> builtins.list[str]:
         return list(self._records)
 
 
-class KVApprovalStore(_RecordStore):
+class KVApprovalStore(_RecordStore["str | None"]):
     """An `ApprovalStore` in any `KVStore`: one JSON document per key under `prefix`.
 
     Values and meta are written with the persistence codec (`encode_value`), so they
     may be any type the codec supports. A document that cannot be read back raises
-    `CorruptEntryError`.
+    `CorruptEntryError`. Every change is a `compare_and_set` against the document read,
+    so stores in several processes sharing the backend decide each approval once.
     """
 
     def __init__(
@@ -302,11 +340,19 @@ class KVApprovalStore(_RecordStore):
     def __repr__(self) -> str:
         return f"KVApprovalStore({self.kv!r}, prefix={self.prefix!r})"
 
-    async def _read(self, key: str) -> ApprovalRecord | None:
+    async def _load(self, key: str) -> _Stored[str | None]:
         text = await self.kv.get(self.prefix + key)
-        return None if text is None else self._decode(key, text)
+        return _Stored(None if text is None else self._decode(key, text), text)
 
-    async def _write(self, record: ApprovalRecord) -> None:
+    async def _replace(
+        self, key: str, stored: _Stored[str | None], record: ApprovalRecord
+    ) -> _Stored[str | None] | None:
+        text = self._encode(record)
+        if await self.kv.compare_and_set(self.prefix + key, stored.version, text):
+            return _Stored(record, text)
+        return None
+
+    def _encode(self, record: ApprovalRecord) -> str:
         document = {
             "key": record.key,
             "status": record.state,
@@ -318,7 +364,7 @@ class KVApprovalStore(_RecordStore):
             "expires_at": record.expires_at,
             "meta": encode_value(dict(record.meta), path="approval.meta"),
         }
-        await self.kv.set(self.prefix + record.key, json.dumps(document, allow_nan=False))
+        return json.dumps(document, allow_nan=False)
 
     async def _keys(self) -> builtins.list[str]:
         start = len(self.prefix)
