@@ -17,13 +17,16 @@ from pathlib import Path
 import pytest
 
 from resultflow import Err, Ok
+from resultflow.cache import CacheEntry
 from resultflow.hitl import (
     ApprovalAlreadyDecided,
     ApprovalDecision,
     ApprovalRecord,
     Approved,
     KVApprovalStore,
+    KVStateStore,
     Rejected,
+    RunSnapshot,
 )
 from resultflow.persistence.kv import KVStore, MemoryKV
 from resultflow.persistence.kv_sqlite import SQLiteKV
@@ -207,6 +210,32 @@ async def test_concurrent_decisions_on_two_store_instances_have_one_winner(
         assert await first.get(key) == winner
         assert await second.get(key) == winner
     assert await first.list_pending() == []
+
+
+async def test_state_store_writes_whole_snapshots_from_two_instances(
+    two_kvs: tuple[KVStore, KVStore],
+) -> None:
+    """`KVStateStore` has no read-modify-write: each save, load and delete is one KV call,
+    so concurrent saves of one run from two instances leave one whole snapshot."""
+    first, second = KVStateStore(two_kvs[0]), KVStateStore(two_kvs[1])
+    snapshots = [
+        RunSnapshot(
+            run_id="run-1",
+            workflow="checkout",
+            args=(f"writer-{index}", "x" * 5_000),
+            state={f"step-{index}": CacheEntry(Ok(index))},
+            pending=(f"approve:{index}",),
+            updated_at=float(index),
+        )
+        for index in range(12)
+    ]
+    stores = [first, second]
+    await asyncio.gather(
+        *(stores[index % 2].save(snapshot) for index, snapshot in enumerate(snapshots))
+    )
+    assert await first.load("run-1") in snapshots
+    assert await second.load("run-1") == await first.load("run-1")
+    assert await second.list_runs() == ["run-1"]
 
 
 # -- two OS processes ----------------------------------------------------------------
