@@ -28,7 +28,7 @@ from resultflow.hitl import (
     Rejected,
     RunSnapshot,
 )
-from resultflow.persistence.kv import KVStore, MemoryKV
+from resultflow.persistence.kv import KVStore, MemoryKV, StoreError
 from resultflow.persistence.kv_sqlite import SQLiteKV
 from resultflow.testing.clock import TestClock
 
@@ -142,6 +142,28 @@ async def test_an_expiry_is_recorded_once(rival_kv: RivalKV, clock: TestClock) -
     record = await mine.get("k")
     assert record is not None
     assert (record.status, record.decided_at, record.actor) == (Rejected("expired"), deadline, None)
+
+
+class RefusingKV(MemoryKV):
+    """A broken store: its compare_and_set refuses every replacement of a value."""
+
+    async def compare_and_set(
+        self, key: str, expected: str | None, value: str, ttl: float | None = None
+    ) -> bool:
+        if expected is not None:
+            return False
+        return await super().compare_and_set(key, expected, value, ttl)
+
+
+async def test_a_store_that_always_refuses_is_an_error_not_a_hang() -> None:
+    kv = RefusingKV()
+    store = KVApprovalStore(kv)
+    await store.create_pending("k")
+    with pytest.raises(StoreError, match="changed under each of 50 attempts") as raised:
+        await store.grant("k", 1)
+    assert raised.value.backend == "memory"
+    record = await store.get("k")
+    assert record is not None and record.is_pending
 
 
 # -- two store instances, many concurrent tasks ------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -243,3 +244,37 @@ async def test_fsync_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.Monke
     assert synced == []
     await FileKV(tmp_path / "safe").set("k", "v")
     assert len(synced) == 2  # the file, then its directory
+
+
+async def test_compare_and_set_on_a_corrupt_file_raises_and_leaves_no_lock_file(
+    tmp_path: Path,
+) -> None:
+    kv = FileKV(tmp_path)
+    (tmp_path / "k_k").write_bytes(b"{half")
+    with pytest.raises(CorruptEntryError):
+        await kv.compare_and_set("k", None, "v")
+    assert (tmp_path / "k_k").read_bytes() == b"{half"
+    assert listing(tmp_path) == ["k_k"]
+
+
+async def test_a_stale_lock_file_left_by_a_crash_does_not_block(tmp_path: Path) -> None:
+    kv = FileKV(tmp_path)
+    (tmp_path / kv_file.lock_name_for("k")).touch()  # a process died holding it
+    assert await kv.compare_and_set("k", None, "v") is True
+    await kv.delete("other")
+    assert listing(tmp_path) == ["k_k"]  # lock files are removed after each change
+    assert [key async for key in kv.scan("")] == ["k"]
+
+
+async def test_a_held_key_lock_makes_compare_and_set_wait(tmp_path: Path) -> None:
+    kv = FileKV(tmp_path, fsync=False)
+    await kv.set("k", "a")
+    with ThreadPoolExecutor(1) as pool:
+        with kv_file._key_lock(tmp_path, "k"):
+            attempt = pool.submit(asyncio.run, kv.compare_and_set("k", "a", "b"))
+            kv_file._write_atomically(
+                tmp_path / "k_k", json.dumps({"key": "k", "value": "c"}).encode(), False
+            )
+            assert not attempt.done()
+        assert attempt.result(5) is False  # it compared with the value written meanwhile
+    assert await kv.get("k") == "c"

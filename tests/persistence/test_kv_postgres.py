@@ -239,3 +239,30 @@ def test_missing_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delitem(sys.modules, "resultflow.persistence.kv_postgres")
     with pytest.raises(ImportError, match=r"pip install resultflow\[postgres\]"):
         importlib.import_module("resultflow.persistence.kv_postgres")
+
+
+async def test_compare_and_set_on_a_single_connection_and_on_foreign_rows(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    """Through one caller's connection (not autocommit) each compare_and_set commits;
+    a foreign row whose bytes are not UTF-8 matches nothing and is not missing."""
+    connection = await psycopg.AsyncConnection.connect(postgres_url)
+    other = PostgresKV(postgres_url, schema=postgres_schema)
+    try:
+        kv = PostgresKV(connection, schema=postgres_schema)
+        outcomes = await asyncio.gather(*(kv.compare_and_set("k", None, str(n)) for n in range(5)))
+        assert outcomes.count(True) == 1
+        winner = str(outcomes.index(True))
+        assert await other.get("k") == winner  # committed
+        assert await kv.compare_and_set("k", winner, "next") is True
+        assert await other.compare_and_set("k", winner, "late") is False
+        assert await other.get("k") == "next"
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            insert = f'INSERT INTO "{postgres_schema}".resultflow_kv VALUES (%s, %s, NULL)'
+            admin.execute(insert, (b"binary", b"\xff\xfe"))
+        assert await kv.compare_and_set("binary", None, "x") is False
+        assert await kv.compare_and_set("binary", "\ufffd\ufffd", "x") is False
+        await kv.close()
+    finally:
+        await other.close()
+        await connection.close()

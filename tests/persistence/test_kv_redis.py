@@ -10,7 +10,12 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from resultflow.persistence.kv import CorruptEntryError, StoreClosedError, StoreUnavailableError
+from resultflow.persistence.kv import (
+    CorruptEntryError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailableError,
+)
 from resultflow.persistence.kv_redis import RedisKV, glob_escape
 
 pytestmark = pytest.mark.services
@@ -144,3 +149,33 @@ def test_missing_redis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "resultflow.persistence.kv_redis")
     with pytest.raises(ImportError, match=r"pip install resultflow\[redis\]"):
         importlib.import_module("resultflow.persistence.kv_redis")
+
+
+async def test_compare_and_set_through_a_decoding_client_and_after_a_script_flush(
+    redis_url: str, redis_prefix: str, raw: Redis
+) -> None:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        kv = RedisKV(client, prefix=redis_prefix)
+        assert await kv.compare_and_set("ключ", None, "значение", ttl=60) is True
+        assert await kv.compare_and_set("ключ", "значение", "новое") is True
+        assert await raw.get(f"{redis_prefix}ключ".encode()) == "новое".encode()
+        assert await raw.ttl(f"{redis_prefix}ключ".encode()) == -1  # no TTL: permanent
+        await raw.script_flush()  # the server forgot the script: it is loaded again
+        assert await kv.compare_and_set("ключ", "новое", "ещё", ttl=60) is True
+        assert 0 < await raw.pttl(f"{redis_prefix}ключ".encode()) <= 60_000
+    finally:
+        await client.aclose()
+
+
+async def test_compare_and_set_on_foreign_values(
+    redis_url: str, redis_prefix: str, raw: Redis
+) -> None:
+    kv = RedisKV(redis_url, prefix=redis_prefix)
+    await raw.set(f"{redis_prefix}binary".encode(), b"\xff\xfe")
+    assert await kv.compare_and_set("binary", None, "x") is False
+    assert await kv.compare_and_set("binary", "\ufffd\ufffd", "x") is False
+    await raw.rpush(f"{redis_prefix}list".encode(), b"item")
+    with pytest.raises(StoreError, match="WRONGTYPE"):
+        await kv.compare_and_set("list", None, "x")
+    await kv.close()

@@ -170,3 +170,24 @@ async def test_close_stops_the_thread_and_refuses_work(tmp_path: Path) -> None:
     never_used = SQLiteKV(tmp_path / "unused.db")
     await never_used.close()
     assert not (tmp_path / "unused.db").exists()
+
+
+async def test_compare_and_set_on_rows_written_by_something_else(tmp_path: Path) -> None:
+    """A value is compared as `get` reads it: a UTF-8 BLOB matches its text, bytes that
+    are not UTF-8 match nothing (and a live foreign row is not missing)."""
+    path = tmp_path / "foreign.db"
+    kv = SQLiteKV(path)
+    await kv.set("ok", "fine")
+    with sqlite3.connect(path) as connection:
+        insert = "INSERT INTO resultflow_kv (key, value, expires_at) VALUES (?, ?, NULL)"
+        connection.execute(insert, (b"blob", b"\xff\xfe"))
+        connection.execute(insert, (b"utf8-blob", "héllo".encode()))
+    assert await kv.get("utf8-blob") == "héllo"
+    assert await kv.compare_and_set("utf8-blob", "héllo", "bonjour") is True
+    assert await kv.get("utf8-blob") == "bonjour"
+    assert await kv.compare_and_set("blob", None, "x") is False
+    assert await kv.compare_and_set("blob", "\ufffd\ufffd", "x") is False
+    with pytest.raises(CorruptEntryError):
+        await kv.get("blob")  # untouched
+    await kv.close()
+    assert (b"utf8-blob", "bonjour", None) in read_rows(path, "resultflow_kv")

@@ -37,7 +37,7 @@ from resultflow.hitl.approval import ApprovalStatus, Approved, Pending, Rejected
 from resultflow.persistence.decoder import decode_value
 from resultflow.persistence.encoder import encode_value
 from resultflow.persistence.errors import StateDecodeError
-from resultflow.persistence.kv import CorruptEntryError, KVStore, check_key
+from resultflow.persistence.kv import CorruptEntryError, KVStore, StoreError, check_key
 from resultflow.persistence.state import backend_name
 from resultflow.result import Err, Ok
 
@@ -60,6 +60,7 @@ EXPIRED = "expired"
 CANCELLED = "cancelled"
 
 _Version = TypeVar("_Version")
+_MAX_CONFLICTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,7 @@ class _RecordStore(Generic[_Version]):
         """Record that `key` awaits a decision; an existing record is returned unchanged."""
         check_key(key)
         async with self._lock:
+            conflicts = 0
             while True:
                 stored = await self._current(key)
                 if stored.record is not None:
@@ -219,6 +221,7 @@ class _RecordStore(Generic[_Version]):
                 )
                 if await self._replace(key, stored, record) is not None:
                     return record
+                conflicts = self._conflicted(key, conflicts)  # created elsewhere: read it
 
     async def get(self, key: str) -> ApprovalRecord | None:
         """The record of `key` (expired ones turned into rejections), or None."""
@@ -255,6 +258,7 @@ class _RecordStore(Generic[_Version]):
     ) -> ApprovalDecision:
         check_key(key)
         async with self._lock:
+            conflicts = 0
             while True:
                 stored = await self._current(key)
                 record = stored.record
@@ -266,9 +270,11 @@ class _RecordStore(Generic[_Version]):
                 if await self._replace(key, stored, decided) is not None:
                     return Ok(decided)
                 # Changed since we read it (decided or expired elsewhere): read again.
+                conflicts = self._conflicted(key, conflicts)
 
     async def _current(self, key: str) -> _Stored[_Version]:
         """The record of `key` as it stands, a pending one past `expires_at` rejected."""
+        conflicts = 0
         while True:
             stored = await self._load(key)
             record = stored.record
@@ -280,6 +286,24 @@ class _RecordStore(Generic[_Version]):
             updated = await self._replace(key, stored, expired)
             if updated is not None:
                 return updated
+            conflicts = self._conflicted(key, conflicts)
+
+    def _conflicted(self, key: str, conflicts: int) -> int:
+        """Count one more lost compare-and-set on `key`; raise `StoreError` past the limit.
+
+        A record changes a few times at most (created, then decided once), so a store
+        that keeps refusing the document it just returned is broken, not busy.
+        """
+        if conflicts + 1 < _MAX_CONFLICTS:
+            return conflicts + 1
+        raise StoreError(
+            self._backend(),
+            f"the approval {key!r} changed under each of {_MAX_CONFLICTS} attempts in a row: "
+            "does the store's compare_and_set compare with the value its get returns?",
+        )
+
+    def _backend(self) -> str:
+        return type(self).__name__
 
     async def _load(self, key: str) -> _Stored[_Version]:
         """The record of `key` as stored, with its version."""
@@ -339,6 +363,9 @@ class KVApprovalStore(_RecordStore["str | None"]):
 
     def __repr__(self) -> str:
         return f"KVApprovalStore({self.kv!r}, prefix={self.prefix!r})"
+
+    def _backend(self) -> str:
+        return backend_name(self.kv)
 
     async def _load(self, key: str) -> _Stored[str | None]:
         text = await self.kv.get(self.prefix + key)

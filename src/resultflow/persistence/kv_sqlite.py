@@ -135,11 +135,12 @@ class SQLiteKV:
             )
             params: tuple[object, ...] = (encoded, value, expires_at, now)
         else:
+            # Compared as bytes, as `get` reads them: a UTF-8 BLOB row matches its text.
             statement = (
                 f"UPDATE {self._quoted} SET value = ?, expires_at = ? "
-                f"WHERE key = ? AND value = ? AND {_LIVE}"
+                f"WHERE key = ? AND CAST(value AS BLOB) = ? AND {_LIVE}"
             )
-            params = (value, expires_at, encoded, expected, now)
+            params = (value, expires_at, encoded, expected.encode("utf-8"), now)
         cursor = await self._run(lambda db: db.execute(statement, params))
         return cursor.rowcount == 1
 
