@@ -21,8 +21,10 @@ def test_benchmarks_produce_figures_side_by_side() -> None:
     for figure in figures:
         assert figure.peer_name
         assert figure.unit == "µs"
+        # Overheads are differences of timings: at these tiny sizes they are noise and
+        # may even be negative, so only their presence is checked, never their values.
         assert math.isfinite(figure.ours)
-        assert figure.peer > 0
+        assert math.isfinite(figure.peer)
     text = render({"when": "now", "machine": machine()}, figures)
     assert text.startswith("# Benchmarks")
     assert text.count("\n| ") == len(figures) + 2  # header, separator, a row per figure
