@@ -22,14 +22,22 @@ After a restart, call `register(wf)` for each workflow before resuming (or `exec
 anything with it, which registers it too). Completed and failed runs are removed from
 the state store; their outcome is returned to the caller.
 
-Within one process the orchestrator resumes a run once at a time (a lock per run id).
-It does not coordinate several processes: let one process resume a given run.
+One process at a time runs a given run: before running or resuming it, the orchestrator
+claims it in its state store (see `resultflow.hitl.lease`) for `claim_ttl` seconds,
+renews the claim every third of that while the run runs, and releases it when the run
+completes, fails or pauses. Within one process, callers wait their turn (a lock per run
+id); a run claimed by another process makes `execute` and `resume` raise `RunBusyError`,
+and `grant` / `reject` / `cancel` skip it. After releasing a paused run, the holder looks
+again at the approvals it waits on: a decision that arrived while it held the claim (and
+that the deciding process therefore skipped) resumes the run at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import socket
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -50,6 +58,14 @@ from resultflow.hitl.approval import (
     inject_approval,
     inject_rejection,
 )
+from resultflow.hitl.lease import (
+    DEFAULT_CLAIM_TTL,
+    ClaimLostError,
+    Lease,
+    MemoryRunClaims,
+    RunBusyError,
+    RunClaims,
+)
 from resultflow.hitl.state_store import MemoryStateStore, RunSnapshot, WorkflowStateStore
 from resultflow.hitl.store import (
     ApprovalAlreadyDecided,
@@ -67,11 +83,13 @@ from resultflow.step import Step
 
 __all__ = [
     "ApprovalDecisionError",
+    "ClaimLostError",
     "Completed",
     "Failed",
     "HITLOrchestrator",
     "Outcome",
     "Paused",
+    "RunBusyError",
     "UnknownRunError",
     "UnknownWorkflowError",
 ]
@@ -138,7 +156,10 @@ class HITLOrchestrator:
 
     `approvals` holds the approvals, `states` the paused runs (in memory by default),
     `default_expiry` (seconds) makes new pending approvals expire, `clock` dates them
-    and paces `poll`. `on_event` receives every event of every run it drives.
+    and paces `poll` and claim renewals. `on_event` receives every event of every run
+    it drives. Runs are claimed in `states` when it implements `RunClaims` (both
+    built-in stores do; otherwise only within this process) for `claim_ttl` seconds at a
+    time, under the name `owner` (default: host, pid and a random suffix).
     """
 
     def __init__(
@@ -149,14 +170,23 @@ class HITLOrchestrator:
         clock: Clock | None = None,
         *,
         on_event: EventSink | None = None,
+        claim_ttl: float = DEFAULT_CLAIM_TTL,
+        owner: str | None = None,
     ) -> None:
         if default_expiry is not None and not default_expiry > 0:
             raise ValueError("default_expiry must be a positive number of seconds or None")
+        if not claim_ttl > 0 or claim_ttl == float("inf"):
+            raise ValueError("claim_ttl must be a positive, finite number of seconds")
         self.approvals = approvals
         self.states: WorkflowStateStore = MemoryStateStore() if states is None else states
         self.default_expiry = default_expiry
         self.clock = clock or SYSTEM_CLOCK
         self.on_event = on_event
+        self.claim_ttl = claim_ttl
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.claims: RunClaims = (
+            self.states if isinstance(self.states, RunClaims) else MemoryRunClaims(self.clock)
+        )
         self._workflows: dict[str, Runnable] = {}
         self._locks: dict[str, _RunLock] = {}
 
@@ -192,33 +222,29 @@ class HITLOrchestrator:
         """Run `wf(*args)` as run `run_id` (default: a new uuid); pause it on approvals.
 
         Raises `ValueError` when `run_id` names a run that is already paused (resume it
-        with `resume(run_id)` instead).
+        with `resume(run_id)` instead), and `RunBusyError` when another process is
+        running or resuming run `run_id` right now.
         """
         name = self.register(wf)
         run_id = run_id or str(uuid.uuid4())
         async with self._exclusive(run_id):
-            if await self.states.load(run_id) is not None:
-                raise ValueError(f"run {run_id!r} is paused already; use resume({run_id!r})")
-            return await self._drive(name, wf, tuple(args), run_id, {})
+            async with self._lease(run_id) as lease:
+                if await self.states.load(run_id) is not None:
+                    raise ValueError(f"run {run_id!r} is paused already; use resume({run_id!r})")
+                outcome = await self._drive(lease, name, wf, tuple(args), run_id, {})
+            return await self._recheck(run_id, outcome)
 
     async def resume(self, run_id: str) -> Outcome[object, object]:
         """Resume the paused run `run_id` with the decisions made so far.
 
-        Raises `UnknownRunError` when no such run is paused and `UnknownWorkflowError`
-        when its workflow is not registered.
+        Raises `UnknownRunError` when no such run is paused, `UnknownWorkflowError`
+        when its workflow is not registered, and `RunBusyError` when another process is
+        running or resuming it right now (that process resumes it again if a decision
+        arrives meanwhile).
         """
         async with self._exclusive(run_id):
-            snapshot = await self.states.load(run_id)
-            if snapshot is None:
-                raise UnknownRunError(f"no paused run {run_id!r}")
-            wf = self._workflows.get(snapshot.workflow)
-            if wf is None:
-                raise UnknownWorkflowError(
-                    f"run {run_id!r} needs the workflow {snapshot.workflow!r}; register it "
-                    "with orchestrator.register(wf) first"
-                )
-            state = await self._with_decisions(snapshot.state, snapshot.pending)
-            return await self._drive(snapshot.workflow, wf, snapshot.args, run_id, state)
+            outcome = await self._resume_claimed(run_id)
+            return await self._recheck(run_id, outcome)
 
     async def paused_runs(self, key: str | None = None) -> list[str]:
         """Ids of the paused runs (only those waiting on approval `key`, when given)."""
@@ -240,6 +266,8 @@ class HITLOrchestrator:
                 outcomes.append(await self.resume(run_id))
             except UnknownRunError:
                 continue  # resumed and finished meanwhile
+            except RunBusyError:
+                continue  # its holder looks for new decisions when it lets the run go
         return outcomes
 
     # -- decisions -------------------------------------------------------------------------
@@ -298,19 +326,80 @@ class HITLOrchestrator:
             raise ApprovalDecisionError(key, decided.error)
         return await self.resume_waiting(key) if resume else []
 
-    async def _drive(
-        self, name: str, wf: Runnable, args: tuple[object, ...], run_id: str, state: ResumeState
+    def _lease(self, run_id: str) -> Lease:
+        return Lease(self.claims, run_id, self.owner, self.claim_ttl, self.clock)
+
+    async def _resume_claimed(self, run_id: str) -> Outcome[object, object]:
+        """Claim `run_id`, then resume it from its snapshot (read after claiming)."""
+        async with self._lease(run_id) as lease:
+            snapshot = await self.states.load(run_id)
+            if snapshot is None:
+                raise UnknownRunError(f"no paused run {run_id!r}")
+            wf = self._workflows.get(snapshot.workflow)
+            if wf is None:
+                raise UnknownWorkflowError(
+                    f"run {run_id!r} needs the workflow {snapshot.workflow!r}; register it "
+                    "with orchestrator.register(wf) first"
+                )
+            state = await self._with_decisions(snapshot.state, snapshot.pending)
+            return await self._drive(lease, snapshot.workflow, wf, snapshot.args, run_id, state)
+
+    async def _recheck(
+        self, run_id: str, outcome: Outcome[object, object]
     ) -> Outcome[object, object]:
-        """Run until the run completes, fails, or pauses on approvals not yet decided."""
+        """After releasing a paused run, resume it if one of its approvals was decided.
+
+        A process deciding an approval while this one held the claim skipped the run
+        (`RunBusyError`); the decision is already stored, so it is seen here. The loop
+        stops when the run pauses on the same keys again (a check that ignores the
+        decision), or when another process holds or finished the run: that process
+        does the same check when it lets go.
+        """
+        previous: list[str] | None = None
+        while (
+            isinstance(outcome, Paused)
+            and outcome.pending != previous
+            and await self._any_decided(outcome.pending)
+        ):
+            previous = outcome.pending
+            try:
+                outcome = await self._resume_claimed(run_id)
+            except (RunBusyError, UnknownRunError):
+                break
+        return outcome
+
+    async def _any_decided(self, keys: list[str]) -> bool:
+        for key in keys:
+            record = await self.approvals.get(key)
+            if record is not None and not record.is_pending:
+                return True
+        return False
+
+    async def _drive(
+        self,
+        lease: Lease,
+        name: str,
+        wf: Runnable,
+        args: tuple[object, ...],
+        run_id: str,
+        state: ResumeState,
+    ) -> Outcome[object, object]:
+        """Run until the run completes, fails, or pauses on approvals not yet decided.
+
+        Each write to the state store first confirms the claim (`ClaimLostError` when
+        another process took the run over), so a run taken over is not overwritten.
+        """
         seen: tuple[str, ...] | None = None
         while True:
             collector = HITLCollector(state)
             result = await self._run_once(wf, args, run_id, state, collector)
             if isinstance(result, Ok):
+                await lease.confirm()
                 await self.states.delete(run_id)
                 return Completed(run_id, result.value)
             error = result.error
             if not isinstance(error, PendingApproval):
+                await lease.confirm()
                 await self.states.delete(run_id)
                 return Failed(run_id, error)
             pending = collector.pending() or [error.key]
@@ -325,6 +414,7 @@ class HITLOrchestrator:
                 updated_at=self.clock.now(),
                 pending_reasons={k: reasons.get(k, error.reason) for k in pending},
             )
+            await lease.confirm()
             await self.states.save(snapshot)
             decided = await self._open_approvals(snapshot)
             # Decided before the run paused (or meanwhile): resume at once, unless the

@@ -10,6 +10,11 @@ restart — the arguments must then be values the persistence codec can serializ
 written by older code up to date when it is loaded (see
 `resultflow.persistence.versioning`); a state it cannot migrate raises
 `StateMigrationError`.
+
+Both stores also implement `RunClaims` (see `resultflow.hitl.lease`): the orchestrator
+claims a run in its state store before running or resuming it, so one process at a
+time does. `MemoryStateStore` keeps the claims in process, `KVStateStore` in its KV
+store (under `claim_prefix`), where they are atomic across processes.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, cast, runtime_checkable
 
 from resultflow.cache import CacheEntry
+from resultflow.clock import Clock
+from resultflow.hitl.lease import KVRunClaims, MemoryRunClaims
 from resultflow.persistence.kv import KVStore
 from resultflow.persistence.state import StatePersistence
 from resultflow.persistence.versioning import (
@@ -84,10 +91,14 @@ class StateMigrationError(Exception):
 
 
 class MemoryStateStore:
-    """An in-process `WorkflowStateStore`."""
+    """An in-process `WorkflowStateStore`, with in-process run claims.
 
-    def __init__(self) -> None:
+    `clock` (default: the system clock) decides when claims expire.
+    """
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
         self._snapshots: dict[str, RunSnapshot] = {}
+        self.claims = MemoryRunClaims(clock)
 
     async def save(self, snapshot: RunSnapshot) -> None:
         """Store `snapshot`."""
@@ -105,6 +116,22 @@ class MemoryStateStore:
         """The stored run ids, sorted."""
         return sorted(self._snapshots)
 
+    async def claim(self, run_id: str, owner: str, ttl: float) -> bool:
+        """Claim `run_id` for `owner` for `ttl` seconds; False when it is held."""
+        return await self.claims.claim(run_id, owner, ttl)
+
+    async def renew(self, run_id: str, owner: str, ttl: float) -> bool:
+        """Extend `owner`'s claim on `run_id`; False when it does not hold it."""
+        return await self.claims.renew(run_id, owner, ttl)
+
+    async def release(self, run_id: str, owner: str) -> None:
+        """Drop `owner`'s claim on `run_id`."""
+        await self.claims.release(run_id, owner)
+
+    async def holder(self, run_id: str) -> str | None:
+        """Who holds the claim on `run_id`, or None."""
+        return await self.claims.holder(run_id)
+
     def __repr__(self) -> str:
         return f"MemoryStateStore({len(self._snapshots)} runs)"
 
@@ -114,7 +141,8 @@ class KVStateStore:
 
     `version` is the schema version of your state that this code writes; older stored
     states are migrated on load with `migrations` (`{n: migration to n + 1}`); a newer
-    one raises `StateMigrationError` unless `strict=False`.
+    one raises `StateMigrationError` unless `strict=False`. Run claims live in the same
+    KV store under `claim_prefix`, which must not start with the state prefix.
     """
 
     def __init__(
@@ -125,10 +153,17 @@ class KVStateStore:
         version: int = 1,
         migrations: Mapping[int, Migration] | None = None,
         strict: bool = True,
+        claim_prefix: str = "hitl-claim:",
     ) -> None:
         self.persistence = (
             store if isinstance(store, StatePersistence) else StatePersistence(store, prefix)
         )
+        if claim_prefix.startswith(self.persistence.prefix):
+            raise ValueError(
+                f"claim_prefix {claim_prefix!r} must not start with the state prefix "
+                f"{self.persistence.prefix!r} (claims would be listed as runs)"
+            )
+        self.claims = KVRunClaims(self.persistence.kv, claim_prefix)
         self.version = version
         self._load_state = versioned_loader(version, dict(migrations or {}), strict=strict)
 
@@ -176,6 +211,22 @@ class KVStateStore:
         prefix = self.persistence.prefix
         found = {key[len(prefix) :] async for key in self.persistence.kv.scan(prefix)}
         return sorted(found)
+
+    async def claim(self, run_id: str, owner: str, ttl: float) -> bool:
+        """Claim `run_id` for `owner` for `ttl` seconds (atomic across processes)."""
+        return await self.claims.claim(run_id, owner, ttl)
+
+    async def renew(self, run_id: str, owner: str, ttl: float) -> bool:
+        """Extend `owner`'s claim on `run_id`; False when it does not hold it."""
+        return await self.claims.renew(run_id, owner, ttl)
+
+    async def release(self, run_id: str, owner: str) -> None:
+        """Drop `owner`'s claim on `run_id`."""
+        await self.claims.release(run_id, owner)
+
+    async def holder(self, run_id: str) -> str | None:
+        """Who holds the claim on `run_id`, or None."""
+        return await self.claims.holder(run_id)
 
     def __repr__(self) -> str:
         return f"KVStateStore({self.persistence!r}, version={self.version})"
