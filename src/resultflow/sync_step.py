@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import (
     TYPE_CHECKING,
     Any,
-    Generic,
     Literal,
     NoReturn,
     TypeAlias,
@@ -26,7 +25,6 @@ from returns.result import Failure
 from returns.result import Result as ReturnsResult
 
 from resultflow.cache import AnyStepCache, CacheEntry
-from resultflow.context import RunContext
 from resultflow.events import (
     HookAfterStep,
     HookAfterStepError,
@@ -39,7 +37,7 @@ from resultflow.events import (
     StepStarted,
     StepSucceeded,
 )
-from resultflow.pipeline import AnyResult, RunState, StepInfo, StepSpec
+from resultflow.pipeline import AnyResult, RunState, StepBase, StepInfo, StepSpec
 from resultflow.result import Err, Ok
 from resultflow.short_circuit import StepExit
 
@@ -55,18 +53,13 @@ E_contra = TypeVar("E_contra", contravariant=True)
 Backoff: TypeAlias = Literal["exponential", "linear", "fixed"]
 
 
-class SyncStep(Generic[E_contra]):
-    """The step runner of a synchronous body; `E` is the body's error union."""
+class SyncStep(StepBase[E_contra]):
+    """The step runner of a synchronous body; `E` is the body's error union.
 
-    __slots__ = ("_run",)
+    Its `context` is the run's context; listeners are called with `emit_sync`.
+    """
 
-    def __init__(self, run: RunState) -> None:
-        self._run = run
-
-    @property
-    def context(self) -> RunContext:
-        """The run's context: `workflow_id`, the user `context`, `emit_sync(event)`, the clock."""
-        return self._run.ctx
+    __slots__ = ()
 
     @overload
     def __call__(
