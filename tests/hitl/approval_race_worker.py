@@ -13,33 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 
 from resultflow.hitl import KVApprovalStore
-from resultflow.persistence.kv import KVStore
 from resultflow.result import Ok
 
-
-def open_store(config: dict[str, object]) -> KVStore:
-    """The KV store named by `config["backend"]`, on the same data as the test's."""
-    if config["backend"] == "sqlite":
-        from resultflow.persistence.kv_sqlite import SQLiteKV
-
-        return SQLiteKV(str(config["path"]), timeout=30)
-    from resultflow.persistence.kv_postgres import PostgresKV
-
-    return PostgresKV(str(config["url"]), schema=str(config["schema"]))
-
-
-def wait_for_everyone(barrier: Path, name: str, workers: int) -> None:
-    """Mark this worker ready, then wait (at most 30 s) until all `workers` are."""
-    (barrier / f"ready-{name}").touch()
-    deadline = time.monotonic() + 30
-    while len(list(barrier.glob("ready-*"))) < workers:
-        if time.monotonic() > deadline:
-            raise SystemExit("the other workers never got ready")
-        time.sleep(0.001)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for worker_support
+from worker_support import open_store, wait_for_everyone
 
 
 async def decide(config: dict[str, object]) -> dict[str, str]:

@@ -15,28 +15,19 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 
 from resultflow import Ok, Step, workflow
 from resultflow.errors import ApprovalRejected, PendingApproval, UnexpectedError
 from resultflow.hitl import HITLOrchestrator, KVApprovalStore, KVStateStore
 from resultflow.hitl.orchestrator import Outcome, RunBusyError, UnknownRunError
-from resultflow.persistence.kv import KVStore
 from resultflow.runner import Workflow
 
 Errors = PendingApproval | ApprovalRejected
 
 
-def open_store(config: dict[str, object]) -> KVStore:
-    """The KV store named by `config["backend"]`, on the test's data."""
-    if config["backend"] == "sqlite":
-        from resultflow.persistence.kv_sqlite import SQLiteKV
-
-        return SQLiteKV(str(config["path"]), timeout=30)
-    from resultflow.persistence.kv_postgres import PostgresKV
-
-    return PostgresKV(str(config["url"]), schema=str(config["schema"]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for worker_support
+from worker_support import open_store, wait_for_everyone  # noqa: E402
 
 
 def log_call(log: Path, name: str) -> None:
@@ -66,16 +57,6 @@ def build_ship(
         return await step(lambda: send(parcel, by), key="send")
 
     return ship
-
-
-def wait_for_everyone(barrier: Path, name: str, workers: int) -> None:
-    """Mark this worker ready, then wait (at most 30 s) until all `workers` are."""
-    (barrier / f"ready-{name}").touch()
-    deadline = time.monotonic() + 30
-    while len(list(barrier.glob("ready-*"))) < workers:
-        if time.monotonic() > deadline:
-            raise SystemExit("the other workers never got ready")
-        time.sleep(0.001)
 
 
 def kind(outcome: Outcome[object, object]) -> str:

@@ -17,42 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 
-from resultflow.persistence.kv import KVStore
-
-
-def open_store(config: dict[str, object]) -> KVStore:
-    """The store named by `config["backend"]`, opened on the same data as the test's."""
-    backend = config["backend"]
-    if backend == "file":
-        from resultflow.persistence.kv_file import FileKV
-
-        return FileKV(str(config["directory"]), fsync=False)
-    if backend == "sqlite":
-        from resultflow.persistence.kv_sqlite import SQLiteKV
-
-        return SQLiteKV(str(config["path"]), timeout=30)
-    if backend == "postgres":
-        from resultflow.persistence.kv_postgres import PostgresKV
-
-        return PostgresKV(str(config["url"]), schema=str(config["schema"]))
-    if backend == "redis":
-        from resultflow.persistence.kv_redis import RedisKV
-
-        return RedisKV(str(config["url"]), prefix=str(config["prefix"]))
-    raise SystemExit(f"unknown backend {backend!r}")
-
-
-def wait_for_everyone(barrier: Path, name: str, workers: int) -> None:
-    """Mark this worker ready, then wait (at most 30 s) until all `workers` are."""
-    (barrier / f"ready-{name}").touch()
-    deadline = time.monotonic() + 30
-    while len(list(barrier.glob("ready-*"))) < workers:
-        if time.monotonic() > deadline:
-            raise SystemExit("the other workers never got ready")
-        time.sleep(0.001)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for worker_support
+from worker_support import open_store, wait_for_everyone
 
 
 async def race(config: dict[str, object]) -> dict[str, object]:
