@@ -6,7 +6,7 @@ import pybreaker
 
 from bench.timing import Figure, time_async
 from resultflow import Ok
-from resultflow.breaker import CircuitBreaker
+from resultflow.reliability._breaker import CircuitBreaker
 
 __all__ = ["measure"]
 

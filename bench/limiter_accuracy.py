@@ -15,7 +15,7 @@ import platform
 import sys
 import time
 
-from resultflow.limiter import RateLimiter
+from resultflow.reliability._limiters.combined import RateLimiter
 
 __all__ = ["measure"]
 

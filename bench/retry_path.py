@@ -10,7 +10,7 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_none
 
 from bench.timing import Figure, time_async
 from resultflow import Err, Ok, Step, run
-from resultflow.retry import RetryPolicy
+from resultflow.reliability._retry import RetryPolicy
 
 __all__ = ["measure"]
 

@@ -30,10 +30,9 @@ def test_core_modules_import_without_optional_dependencies() -> None:
         """
         import importlib
         for name in [
-            "resultflow", "resultflow.retry", "resultflow.policies", "resultflow.breaker",
-            "resultflow.limiter", "resultflow.saga", "resultflow.hitl", "resultflow.persistence",
-            "resultflow.devtools", "resultflow.testing", "resultflow.cli",
-            "resultflow.breaker_redis", "resultflow.limiter_redis",
+            "resultflow", "resultflow.reliability", "resultflow.saga", "resultflow.hitl",
+            "resultflow.persistence", "resultflow.devtools", "resultflow.testing", "resultflow.cli",
+            "resultflow.reliability._breaker_redis", "resultflow.reliability._limiters.redis",
         ]:
             importlib.import_module(name)
         print("imported")
@@ -47,13 +46,13 @@ def test_optional_integrations_name_their_extra() -> None:
     completed = _run_without_extras(
         """
         import importlib
-        for name in ["resultflow.otel", "resultflow.persistence.kv_postgres",
-                     "resultflow.persistence.kv_redis"]:
+        for name in ["resultflow.otel", "resultflow.persistence._kv_postgres",
+                     "resultflow.persistence._kv_redis"]:
             try:
                 importlib.import_module(name)
             except ImportError as exc:
                 print(name, "->", exc)
-        from resultflow.breaker_redis import RedisBreakerStore
+        from resultflow.reliability._breaker_redis import RedisBreakerStore
         try:
             RedisBreakerStore("redis://127.0.0.1:6379/0")
         except ImportError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from resultflow.persistence.kv import KVStore
+from resultflow.persistence._kv import KVStore
 
 __all__ = ["open_store", "wait_for_everyone"]
 
@@ -19,19 +19,19 @@ def open_store(config: dict[str, object]) -> KVStore:
     """The store named by `config["backend"]`, opened on the same data as the test's."""
     backend = config["backend"]
     if backend == "file":
-        from resultflow.persistence.kv_file import FileKV
+        from resultflow.persistence._kv_file import FileKV
 
         return FileKV(str(config["directory"]), fsync=False)
     if backend == "sqlite":
-        from resultflow.persistence.kv_sqlite import SQLiteKV
+        from resultflow.persistence._kv_sqlite import SQLiteKV
 
         return SQLiteKV(str(config["path"]), timeout=30)
     if backend == "postgres":
-        from resultflow.persistence.kv_postgres import PostgresKV
+        from resultflow.persistence._kv_postgres import PostgresKV
 
         return PostgresKV(str(config["url"]), schema=str(config["schema"]))
     if backend == "redis":
-        from resultflow.persistence.kv_redis import RedisKV
+        from resultflow.persistence._kv_redis import RedisKV
 
         return RedisKV(str(config["url"]), prefix=str(config["prefix"]))
     raise SystemExit(f"unknown backend {backend!r}")

@@ -4,6 +4,21 @@ The public names of the Result core and the runner are re-exported here; reliabi
 sagas, persistence, observability and the durable engine live in their own modules.
 """
 
+from resultflow._runtime.conditional import (
+    Condition,
+    Conditionals,
+    ConditionalSteps,
+    conditionals,
+    unless,
+    unless_or,
+    when,
+    when_or,
+)
+from resultflow._runtime.context import EventSink, RunContext, current_context
+from resultflow._runtime.pipeline import StepInfo
+from resultflow._runtime.runner import RunOptions, Workflow, run, workflow
+from resultflow._runtime.step import Step, StepOp
+from resultflow._runtime.sync_runner import SyncStep, SyncWorkflow, run_sync, workflow_sync
 from resultflow._version import __version__
 from resultflow.cache import AsyncStepCache, CacheEntry, MemoryCache, StepCache
 from resultflow.clock import SYSTEM_CLOCK, Clock, SystemClock
@@ -16,7 +31,6 @@ from resultflow.combinators import (
     gather_settled,
     partition,
 )
-from resultflow.context import EventSink, RunContext, current_context
 from resultflow.errors import (
     AmbiguousTagError,
     ApprovalRejected,
@@ -34,13 +48,9 @@ from resultflow.errors import (
     registered_tags,
 )
 from resultflow.events import WorkflowEvent
-from resultflow.pipeline import StepInfo
+from resultflow.reliability import Timeout
 from resultflow.result import Err, Ok, Result, UnwrapError, is_err, is_ok
 from resultflow.resume import ResumeEntry, ResumeState, StepCollector, clear_step, is_step_complete
-from resultflow.runner import RunOptions, Workflow, run, workflow
-from resultflow.step import Step, StepOp
-from resultflow.sync_runner import SyncStep, SyncWorkflow, run_sync, workflow_sync
-from resultflow.timeout import Timeout
 from resultflow.wrapping import SafeDecorator, from_optional, safe, try_async, try_call
 
 __all__ = [
@@ -51,6 +61,9 @@ __all__ = [
     "Cancelled",
     "CircuitOpen",
     "Clock",
+    "Condition",
+    "ConditionalSteps",
+    "Conditionals",
     "Err",
     "EventSink",
     "MemoryCache",
@@ -88,6 +101,7 @@ __all__ = [
     "all_settled",
     "any_ok",
     "clear_step",
+    "conditionals",
     "current_context",
     "first_ok",
     "from_optional",
@@ -103,6 +117,10 @@ __all__ = [
     "safe",
     "try_async",
     "try_call",
+    "unless",
+    "unless_or",
+    "when",
+    "when_or",
     "workflow",
     "workflow_sync",
 ]

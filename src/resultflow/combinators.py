@@ -23,7 +23,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Never, TypeVar, cast, overload
 
-from resultflow.cancellation import cancel_and_wait
+from resultflow._cancellation import cancel_and_wait
 from resultflow.result import Err, Ok, Result
 
 __all__ = [

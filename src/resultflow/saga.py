@@ -53,19 +53,19 @@ from typing import (
 from returns.result import Result as ReturnsResult
 from typing_extensions import ParamSpec, TypeVarTuple, Unpack
 
+from resultflow._runtime.pipeline import AnyResult, RunState
+from resultflow._runtime.runner import RunOptions, Workflow, execute_run
+from resultflow._runtime.short_circuit import find_exit
+from resultflow._runtime.step import Step
 from resultflow.errors import PendingApproval, SagaCompensationFailed, UnexpectedError
 from resultflow.events import CompensationFailed, CompensationStarted, CompensationSucceeded
-from resultflow.pipeline import AnyResult, RunState
+from resultflow.reliability._retry import RetryPolicy, retry_call
 from resultflow.result import Err, Ok
-from resultflow.retry import RetryPolicy, retry_call
-from resultflow.runner import RunOptions, Workflow, execute_run
-from resultflow.short_circuit import find_exit
-from resultflow.step import Step
 
 if TYPE_CHECKING:
-    from resultflow.guard import Guard
-    from resultflow.policies import Policy
-    from resultflow.timeout import Timeout
+    from resultflow.reliability._guard import Guard
+    from resultflow.reliability._policies import Policy
+    from resultflow.reliability._timeout import Timeout
 
 __all__ = ["Compensation", "SagaErrors", "SagaStep", "run_saga", "saga_workflow"]
 

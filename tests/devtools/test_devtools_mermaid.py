@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from resultflow.devtools import Devtools, mermaid_label, record_run, render_mermaid
-from resultflow.devtools.records import RunRecord, ScopeRecord, StepRecord
+from resultflow.devtools._records import RunRecord, ScopeRecord, StepRecord
 from resultflow.events import ScopeEnded, ScopeStarted, StepCacheHit, StepSkipped, WorkflowEvent
 
 ParseAll = Callable[[list[str]], list[dict[str, object]]]

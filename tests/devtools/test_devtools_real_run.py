@@ -8,11 +8,11 @@ import logging
 import pytest
 
 from resultflow import Err, MemoryCache, Ok, Result, Step, TaggedError, run
+from resultflow._runtime.sync_runner import SyncStep, run_sync
 from resultflow.devtools import Devtools, TimelineEntry, console_logger, logging_sink
 from resultflow.events import WorkflowEvent
-from resultflow.retry import RetryPolicy
-from resultflow.sync_runner import SyncStep, run_sync
-from resultflow.testing.clock import TestClock
+from resultflow.reliability._retry import RetryPolicy
+from resultflow.testing._clock import TestClock
 
 
 class OrderMissing(TaggedError):

@@ -32,8 +32,8 @@ from resultflow.hitl import (
     Paused,
 )
 from resultflow.persistence import rename_keys
-from resultflow.persistence.kv_postgres import PostgresKV
-from resultflow.persistence.state import StatePersistence
+from resultflow.persistence._kv_postgres import PostgresKV
+from resultflow.persistence._state_persistence import StatePersistence
 from resultflow.saga import SagaStep, saga_workflow
 
 

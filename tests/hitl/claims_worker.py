@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 from resultflow import Ok, Step, workflow
+from resultflow._runtime.runner import Workflow
 from resultflow.errors import ApprovalRejected, PendingApproval, UnexpectedError
 from resultflow.hitl import HITLOrchestrator, KVApprovalStore, KVStateStore
-from resultflow.hitl.orchestrator import Outcome, RunBusyError, UnknownRunError
-from resultflow.runner import Workflow
+from resultflow.hitl._orchestrator import Outcome, RunBusyError, UnknownRunError
 
 Errors = PendingApproval | ApprovalRejected
 

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from resultflow.persistence.kv_postgres import PostgresKV
-from resultflow.persistence.state import StatePersistence
+from resultflow.persistence._kv_postgres import PostgresKV
+from resultflow.persistence._state_persistence import StatePersistence
 
 APP = Path(__file__).with_name("checkout_e2e_app.py")
 

@@ -28,9 +28,9 @@ from resultflow.hitl import (
     Rejected,
     RunSnapshot,
 )
-from resultflow.persistence.kv import KVStore, MemoryKV, StoreError
-from resultflow.persistence.kv_sqlite import SQLiteKV
-from resultflow.testing.clock import TestClock
+from resultflow.persistence._kv import KVStore, MemoryKV, StoreError
+from resultflow.persistence._kv_sqlite import SQLiteKV
+from resultflow.testing._clock import TestClock
 
 WORKER = Path(__file__).with_name("approval_race_worker.py")
 
@@ -178,7 +178,7 @@ async def two_kvs(
             SQLiteKV(tmp_path / "hitl.db"),
         )
     else:
-        from resultflow.persistence.kv_postgres import PostgresKV
+        from resultflow.persistence._kv_postgres import PostgresKV
 
         url: str = request.getfixturevalue("postgres_url")
         schema: str = request.getfixturevalue("postgres_schema")
@@ -273,7 +273,7 @@ async def test_two_processes_deciding_the_same_keys_decide_each_once(
         config: dict[str, object] = {"backend": "sqlite", "path": str(tmp_path / "hitl.db")}
         kv: KVStore = SQLiteKV(tmp_path / "hitl.db")
     else:
-        from resultflow.persistence.kv_postgres import PostgresKV
+        from resultflow.persistence._kv_postgres import PostgresKV
 
         url: str = request.getfixturevalue("postgres_url")
         schema: str = request.getfixturevalue("postgres_schema")

@@ -13,7 +13,7 @@ from resultflow.hitl import (
     MemoryApprovalStore,
     approval_handler,
 )
-from resultflow.testing.clock import TestClock
+from resultflow.testing._clock import TestClock
 
 
 def allow(request: object) -> str:

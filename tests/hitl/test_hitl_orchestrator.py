@@ -27,9 +27,9 @@ from resultflow.hitl import (
     UnknownWorkflowError,
     approval_step,
 )
-from resultflow.persistence.kv import MemoryKV
+from resultflow.persistence._kv import MemoryKV
 from resultflow.saga import SagaStep, saga_workflow
-from resultflow.testing.clock import TestClock
+from resultflow.testing._clock import TestClock
 
 Errors = PendingApproval | ApprovalRejected
 

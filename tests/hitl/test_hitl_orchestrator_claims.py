@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from resultflow import Ok, Step, workflow
+from resultflow._runtime.runner import Workflow
 from resultflow.errors import ApprovalRejected, PendingApproval, UnexpectedError
 from resultflow.hitl import (
     Completed,
@@ -30,7 +31,7 @@ from resultflow.hitl import (
     RunSnapshot,
     UnknownRunError,
 )
-from resultflow.hitl.lease import (
+from resultflow.hitl._run_claims import (
     ClaimLostError,
     KVRunClaims,
     Lease,
@@ -38,10 +39,9 @@ from resultflow.hitl.lease import (
     RunBusyError,
     RunClaims,
 )
-from resultflow.persistence.kv import KVStore, MemoryKV
-from resultflow.persistence.kv_sqlite import SQLiteKV
-from resultflow.runner import Workflow
-from resultflow.testing.clock import TestClock
+from resultflow.persistence._kv import KVStore, MemoryKV
+from resultflow.persistence._kv_sqlite import SQLiteKV
+from resultflow.testing._clock import TestClock
 
 Errors = PendingApproval | ApprovalRejected
 WORKER = Path(__file__).with_name("claims_worker.py")
@@ -63,7 +63,7 @@ async def claims_on(
         elif request.param == "sqlite":
             kv = SQLiteKV(tmp_path / "claims.db", clock=clock)
         else:
-            from resultflow.persistence.kv_postgres import PostgresKV
+            from resultflow.persistence._kv_postgres import PostgresKV
 
             url: str = request.getfixturevalue("postgres_url")
             schema: str = request.getfixturevalue("postgres_schema")
@@ -283,7 +283,7 @@ async def test_a_crashed_holder_is_taken_over_after_its_claim_expires(
         kv = SQLiteKV(tmp_path / "hitl.db", clock=clock)
         states = KVStateStore(kv)
     else:
-        from resultflow.persistence.kv_postgres import PostgresKV
+        from resultflow.persistence._kv_postgres import PostgresKV
 
         url: str = request.getfixturevalue("postgres_url")
         schema: str = request.getfixturevalue("postgres_schema")
@@ -489,7 +489,7 @@ async def test_two_processes_on_one_run_run_its_steps_once(
         config: dict[str, object] = {"backend": "sqlite", "path": str(tmp_path / "hitl.db")}
         kv: KVStore = SQLiteKV(tmp_path / "hitl.db")
     else:
-        from resultflow.persistence.kv_postgres import PostgresKV
+        from resultflow.persistence._kv_postgres import PostgresKV
 
         url: str = request.getfixturevalue("postgres_url")
         schema: str = request.getfixturevalue("postgres_schema")

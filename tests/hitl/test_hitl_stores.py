@@ -30,10 +30,10 @@ from resultflow.hitl import (
     approval_check,
 )
 from resultflow.persistence import rename_keys
-from resultflow.persistence.kv import CorruptEntryError, KVStore, MemoryKV
-from resultflow.persistence.kv_sqlite import SQLiteKV
-from resultflow.persistence.state import StatePersistence
-from resultflow.testing.clock import TestClock
+from resultflow.persistence._kv import CorruptEntryError, KVStore, MemoryKV
+from resultflow.persistence._kv_sqlite import SQLiteKV
+from resultflow.persistence._state_persistence import StatePersistence
+from resultflow.testing._clock import TestClock
 
 STORES = ["memory", "kv-memory", "kv-sqlite", "kv-postgres"]
 
@@ -52,7 +52,7 @@ async def _kv(
         return MemoryKV(clock=clock)
     if kind == "kv-sqlite":
         return SQLiteKV(tmp_path / "hitl.db", clock=clock)
-    from resultflow.persistence.kv_postgres import PostgresKV
+    from resultflow.persistence._kv_postgres import PostgresKV
 
     url: str = request.getfixturevalue("postgres_url")
     schema: str = request.getfixturevalue("postgres_schema")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from resultflow.persistence.kv import KVStore, MemoryKV
-from resultflow.persistence.kv_file import FileKV
-from resultflow.persistence.kv_sqlite import SQLiteKV
-from resultflow.testing.clock import TestClock
+from resultflow.persistence._kv import KVStore, MemoryKV
+from resultflow.persistence._kv_file import FileKV
+from resultflow.persistence._kv_sqlite import SQLiteKV
+from resultflow.testing._clock import TestClock
 
 BACKENDS = ["memory", "file", "sqlite", "postgres", "redis"]
 
@@ -86,13 +86,13 @@ async def make_backend(request: pytest.FixtureRequest, name: str, tmp_path: Path
     elif name == "sqlite":
         kv = SQLiteKV(tmp_path / "kv.db", clock=clock)
     elif name == "postgres":
-        from resultflow.persistence.kv_postgres import PostgresKV
+        from resultflow.persistence._kv_postgres import PostgresKV
 
         url: str = request.getfixturevalue("postgres_url")
         schema: str = request.getfixturevalue("postgres_schema")
         kv = PostgresKV(url, schema=schema, clock=clock)
     elif name == "redis":
-        from resultflow.persistence.kv_redis import RedisKV
+        from resultflow.persistence._kv_redis import RedisKV
 
         url = request.getfixturevalue("redis_url")
         prefix: str = request.getfixturevalue("redis_prefix")
@@ -107,7 +107,7 @@ async def clean_up(request: pytest.FixtureRequest, backend: Backend) -> None:
     """Close the store; on Redis also delete every key the test wrote under its prefix."""
     await backend.kv.close()
     if backend.name == "redis":
-        from resultflow.persistence.kv_redis import RedisKV
+        from resultflow.persistence._kv_redis import RedisKV
 
         sweeper = RedisKV(
             request.getfixturevalue("redis_url"), prefix=request.getfixturevalue("redis_prefix")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from resultflow.persistence.kv import KVStore, StoreClosedError
+from resultflow.persistence._kv import KVStore, StoreClosedError
 
 WORKER = Path(__file__).with_name("cas_race_worker.py")
 

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resultflow.persistence import kv_file
-from resultflow.persistence.kv import CorruptEntryError, StoreError, StoreUnavailableError
-from resultflow.persistence.kv_file import FileKV, decode_file_name, encode_file_name
-from resultflow.testing.clock import TestClock
+from resultflow.persistence import _kv_file as kv_file
+from resultflow.persistence._kv import CorruptEntryError, StoreError, StoreUnavailableError
+from resultflow.persistence._kv_file import FileKV, decode_file_name, encode_file_name
+from resultflow.testing._clock import TestClock
 
 SAFE_NAME = re.compile(r"[kh]_[a-z0-9_~-]*")
 valid_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)

@@ -12,15 +12,15 @@ import pytest
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from resultflow.persistence.kv import (
+from resultflow.persistence._kv import (
     CorruptEntryError,
     StoreClosedError,
     StoreError,
     StoreUnavailableError,
 )
-from resultflow.persistence.kv_postgres import PostgresKV
-from resultflow.persistence.state import StatePersistence
-from resultflow.testing.clock import TestClock
+from resultflow.persistence._kv_postgres import PostgresKV
+from resultflow.persistence._state_persistence import StatePersistence
+from resultflow.testing._clock import TestClock
 
 pytestmark = pytest.mark.services
 
@@ -236,9 +236,9 @@ def test_bad_arguments_are_refused() -> None:
 
 def test_missing_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)
-    monkeypatch.delitem(sys.modules, "resultflow.persistence.kv_postgres")
+    monkeypatch.delitem(sys.modules, "resultflow.persistence._kv_postgres")
     with pytest.raises(ImportError, match=r"pip install resultflow\[postgres\]"):
-        importlib.import_module("resultflow.persistence.kv_postgres")
+        importlib.import_module("resultflow.persistence._kv_postgres")
 
 
 async def test_compare_and_set_on_a_single_connection_and_on_foreign_rows(

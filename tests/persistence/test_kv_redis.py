@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from resultflow.persistence.kv import (
+from resultflow.persistence._kv import (
     CorruptEntryError,
     StoreClosedError,
     StoreError,
     StoreUnavailableError,
 )
-from resultflow.persistence.kv_redis import RedisKV, glob_escape
+from resultflow.persistence._kv_redis import RedisKV, glob_escape
 
 pytestmark = pytest.mark.services
 
@@ -146,9 +146,9 @@ def test_bad_arguments_are_refused() -> None:
 def test_missing_redis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)
     monkeypatch.setitem(sys.modules, "redis.asyncio", None)
-    monkeypatch.delitem(sys.modules, "resultflow.persistence.kv_redis")
+    monkeypatch.delitem(sys.modules, "resultflow.persistence._kv_redis")
     with pytest.raises(ImportError, match=r"pip install resultflow\[redis\]"):
-        importlib.import_module("resultflow.persistence.kv_redis")
+        importlib.import_module("resultflow.persistence._kv_redis")
 
 
 async def test_compare_and_set_through_a_decoding_client_and_after_a_script_flush(

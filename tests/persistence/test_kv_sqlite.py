@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from resultflow.persistence.kv import (
+from resultflow.persistence._kv import (
     CorruptEntryError,
     StoreClosedError,
     StoreError,
     StoreUnavailableError,
 )
-from resultflow.persistence.kv_sqlite import SQLiteKV, check_table_name, prefix_upper_bound
-from resultflow.testing.clock import TestClock
+from resultflow.persistence._kv_sqlite import SQLiteKV, check_table_name, prefix_upper_bound
+from resultflow.testing._clock import TestClock
 
 
 def read_rows(path: Path, table: str) -> list[tuple[bytes, str, float | None]]:

@@ -15,14 +15,14 @@ import pytest
 from resultflow import MemoryCache, Step, StepCollector, run
 from resultflow.cache import AsyncStepCache, CacheEntry
 from resultflow.errors import TaggedError, UnexpectedError
-from resultflow.persistence.codec import LoadedState, dumps_state
-from resultflow.persistence.errors import SerializationError, StateFormatError
-from resultflow.persistence.kv import CorruptEntryError, KVStore, MemoryKV, StoreError
-from resultflow.persistence.kv_file import FileKV, file_name_for
-from resultflow.persistence.kv_sqlite import SQLiteKV
-from resultflow.persistence.kvcache import HydratingCache, KVCache
-from resultflow.persistence.page import Page
-from resultflow.persistence.state import StatePersistence
+from resultflow.persistence._codec import LoadedState, dumps_state
+from resultflow.persistence._errors import SerializationError, StateFormatError
+from resultflow.persistence._kv import CorruptEntryError, KVStore, MemoryKV, StoreError
+from resultflow.persistence._kv_cache import HydratingCache, KVCache
+from resultflow.persistence._kv_file import FileKV, file_name_for
+from resultflow.persistence._kv_sqlite import SQLiteKV
+from resultflow.persistence._page import Page
+from resultflow.persistence._state_persistence import StatePersistence
 from resultflow.result import Err, Ok
 
 
@@ -128,14 +128,14 @@ async def damage_raw_bytes(backend: Any, key: str) -> None:
             update = f'UPDATE "{kv.table}" SET value = ? WHERE key = ?'
             connection.execute(update, (junk, key.encode()))
     elif backend.name == "postgres":
-        from resultflow.persistence.kv_postgres import PostgresKV
+        from resultflow.persistence._kv_postgres import PostgresKV
 
         assert isinstance(kv, PostgresKV) and kv.pool is not None
         async with kv.pool.connection() as connection:
             update = f'UPDATE "{kv.schema}"."{kv.table}" SET value = %s WHERE key = %s'
             await connection.execute(update, (junk, key.encode()))  # type: ignore[arg-type]
     elif backend.name == "redis":
-        from resultflow.persistence.kv_redis import RedisKV
+        from resultflow.persistence._kv_redis import RedisKV
 
         assert isinstance(kv, RedisKV)
         await kv.client.set((kv.prefix + key).encode(), junk)

@@ -13,9 +13,9 @@ from resultflow.events import (
     WorkflowEvent,
     WorkflowFailed,
 )
-from resultflow.retry import RetryPolicy
+from resultflow.reliability._retry import RetryPolicy
 from resultflow.saga import SagaStep, run_saga
-from resultflow.testing.clock import TestClock
+from resultflow.testing._clock import TestClock
 
 
 class Declined(TaggedError):

@@ -18,7 +18,7 @@ from resultflow.errors import (
     WorkflowTimeout,
 )
 from resultflow.saga import SagaStep, run_saga, saga_workflow
-from resultflow.testing.clock import TestClock
+from resultflow.testing._clock import TestClock
 
 
 class OutOfStock(TaggedError):

@@ -14,7 +14,7 @@ from resultflow.testing import (
     raise_outcome,
     real_outcome,
 )
-from resultflow.testing.invocation import check_called, check_not_called, check_steps
+from resultflow.testing._invocation import check_called, check_not_called, check_steps
 
 
 async def three_steps(step: Step[str]) -> int:

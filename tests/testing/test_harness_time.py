@@ -8,12 +8,12 @@ import time
 import pytest
 
 from resultflow import Err, Ok, Step
-from resultflow.breaker import CircuitBreaker
 from resultflow.errors import CircuitOpen, StepTimeout, TaggedError, WorkflowTimeout
 from resultflow.events import StepRetrying
-from resultflow.policies import Policy
+from resultflow.reliability._breaker import CircuitBreaker
+from resultflow.reliability._policies import Policy
+from resultflow.reliability._retry import RetryPolicy
 from resultflow.result import Result
-from resultflow.retry import RetryPolicy
 from resultflow.testing import (
     AsyncMockFn,
     TestClock,

@@ -19,7 +19,7 @@ USER_TESTS = """
 import time
 
 from resultflow import Err, Ok, Step
-from resultflow.retry import RetryPolicy
+from resultflow.reliability._retry import RetryPolicy
 from resultflow.testing import TestClock, WorkflowHarness, err_outcome, ok_outcome
 
 

@@ -22,7 +22,7 @@ from resultflow.testing import (
     raise_outcome,
     snapshot,
 )
-from resultflow.testing.snapshot import normalize
+from resultflow.testing._snapshot import normalize
 
 
 class Declined(TaggedError):

@@ -7,15 +7,15 @@ live, imported from JSON or rebuilt from a durable execution's history with
 print or log one line per event.
 """
 
-from resultflow.devtools.console import SyncEventSink, colors_enabled, console_logger
-from resultflow.devtools.describe import describe_event, event_fields, format_duration
-from resultflow.devtools.diff import RunDiff, StepChange, diff_runs, render_diff
-from resultflow.devtools.export import RunImportError, export_run, import_run
-from resultflow.devtools.history import NO_RUN_TEXT, Devtools
-from resultflow.devtools.logsink import EVENT_LOGGER_NAME, logging_sink
-from resultflow.devtools.mermaid import mermaid_label, render_mermaid
-from resultflow.devtools.recorder import RunRecorder, record_run
-from resultflow.devtools.records import (
+from resultflow.devtools._console import SyncEventSink, colors_enabled, console_logger
+from resultflow.devtools._describe import describe_event, event_fields, format_duration
+from resultflow.devtools._diff import RunDiff, StepChange, diff_runs, render_diff
+from resultflow.devtools._export import RunImportError, export_run, import_run
+from resultflow.devtools._history import NO_RUN_TEXT, Devtools
+from resultflow.devtools._logsink import EVENT_LOGGER_NAME, logging_sink
+from resultflow.devtools._mermaid import mermaid_label, render_mermaid
+from resultflow.devtools._recorder import RunRecorder, record_run
+from resultflow.devtools._records import (
     Node,
     RunRecord,
     RunStatus,
@@ -24,8 +24,8 @@ from resultflow.devtools.records import (
     StepRecord,
     StepStatus,
 )
-from resultflow.devtools.timeline import TimelineEntry, render_timeline, timeline
-from resultflow.devtools.tree import render_tree
+from resultflow.devtools._timeline import TimelineEntry, render_timeline, timeline
+from resultflow.devtools._tree import render_tree
 
 __all__ = [
     "EVENT_LOGGER_NAME",

@@ -10,7 +10,7 @@
 - `approval_handler` turns approve / reject / cancel requests into store decisions.
 """
 
-from resultflow.hitl.approval import (
+from resultflow.hitl._approval import (
     ApprovalOp,
     ApprovalStatus,
     Approved,
@@ -25,38 +25,7 @@ from resultflow.hitl.approval import (
     is_pending_approval,
     pending_approvals,
 )
-from resultflow.hitl.handler import (
-    ApprovalAction,
-    ApprovalHandler,
-    HandlerResponse,
-    approval_handler,
-)
-from resultflow.hitl.lease import (
-    ClaimLostError,
-    KVRunClaims,
-    Lease,
-    MemoryRunClaims,
-    RunBusyError,
-    RunClaims,
-)
-from resultflow.hitl.orchestrator import (
-    ApprovalDecisionError,
-    Completed,
-    Failed,
-    HITLOrchestrator,
-    Outcome,
-    Paused,
-    UnknownRunError,
-    UnknownWorkflowError,
-)
-from resultflow.hitl.state_store import (
-    KVStateStore,
-    MemoryStateStore,
-    RunSnapshot,
-    StateMigrationError,
-    WorkflowStateStore,
-)
-from resultflow.hitl.store import (
+from resultflow.hitl._approval_store import (
     ApprovalAlreadyDecided,
     ApprovalDecision,
     ApprovalNotFound,
@@ -66,6 +35,37 @@ from resultflow.hitl.store import (
     KVApprovalStore,
     MemoryApprovalStore,
     approval_check,
+)
+from resultflow.hitl._handler import (
+    ApprovalAction,
+    ApprovalHandler,
+    HandlerResponse,
+    approval_handler,
+)
+from resultflow.hitl._orchestrator import (
+    ApprovalDecisionError,
+    Completed,
+    Failed,
+    HITLOrchestrator,
+    Outcome,
+    Paused,
+    UnknownRunError,
+    UnknownWorkflowError,
+)
+from resultflow.hitl._paused_runs import (
+    KVStateStore,
+    MemoryStateStore,
+    RunSnapshot,
+    StateMigrationError,
+    WorkflowStateStore,
+)
+from resultflow.hitl._run_claims import (
+    ClaimLostError,
+    KVRunClaims,
+    Lease,
+    MemoryRunClaims,
+    RunBusyError,
+    RunClaims,
 )
 
 __all__ = [

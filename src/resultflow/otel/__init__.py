@@ -21,9 +21,9 @@ except ImportError as missing:  # tested by hiding the module in sys.modules
         "pip install 'resultflow[otel]'"
     ) from missing
 from resultflow.otel import attributes
-from resultflow.otel.adapter import INSTRUMENTATION_SCOPE, OTelAdapter, describe_error
-from resultflow.otel.metrics import Metrics, StepDuration
-from resultflow.otel.tracing import continue_trace, trace_carrier, traced
+from resultflow.otel._adapter import INSTRUMENTATION_SCOPE, OTelAdapter, describe_error
+from resultflow.otel._metrics import Metrics, StepDuration
+from resultflow.otel._tracing import continue_trace, trace_carrier, traced
 
 __all__ = [
     "INSTRUMENTATION_SCOPE",

@@ -8,7 +8,7 @@ state written by older code up to date.
 
 from typing import TYPE_CHECKING
 
-from resultflow.persistence.codec import (
+from resultflow.persistence._codec import (
     FORMAT_VERSION,
     LoadedState,
     deserialize_entry,
@@ -21,15 +21,15 @@ from resultflow.persistence.codec import (
     serialize_result,
     serialize_state,
 )
-from resultflow.persistence.decoder import decode_value
-from resultflow.persistence.encoder import JSONValue, encode_value
-from resultflow.persistence.errors import (
+from resultflow.persistence._decoder import decode_value
+from resultflow.persistence._encoder import JSONValue, encode_value
+from resultflow.persistence._errors import (
     ExceptionInfo,
     SerializationError,
     StateDecodeError,
     StateFormatError,
 )
-from resultflow.persistence.kv import (
+from resultflow.persistence._kv import (
     CorruptEntryError,
     KVStore,
     MemoryKV,
@@ -37,13 +37,13 @@ from resultflow.persistence.kv import (
     StoreError,
     StoreUnavailableError,
 )
-from resultflow.persistence.kv_file import FileKV
-from resultflow.persistence.kv_sqlite import SQLiteKV
-from resultflow.persistence.kvcache import HydratingCache, KVCache
-from resultflow.persistence.page import Page
-from resultflow.persistence.registry import Codec, register_codec, unregister_codec
-from resultflow.persistence.state import StatePersistence
-from resultflow.persistence.versioning import (
+from resultflow.persistence._kv_cache import HydratingCache, KVCache
+from resultflow.persistence._kv_file import FileKV
+from resultflow.persistence._kv_sqlite import SQLiteKV
+from resultflow.persistence._page import Page
+from resultflow.persistence._registry import Codec, register_codec, unregister_codec
+from resultflow.persistence._state_persistence import StatePersistence
+from resultflow.persistence._versioning import (
     IncompatibleVersion,
     Migration,
     MissingMigration,
@@ -60,8 +60,8 @@ from resultflow.persistence.versioning import (
 )
 
 if TYPE_CHECKING:
-    from resultflow.persistence.kv_postgres import PostgresKV
-    from resultflow.persistence.kv_redis import RedisKV
+    from resultflow.persistence._kv_postgres import PostgresKV
+    from resultflow.persistence._kv_redis import RedisKV
 
 __all__ = [
     "FORMAT_VERSION",
@@ -118,11 +118,11 @@ __all__ = [
 def __getattr__(name: str) -> object:
     """Import the PostgreSQL and Redis stores lazily: their drivers are optional extras."""
     if name == "PostgresKV":
-        from resultflow.persistence.kv_postgres import PostgresKV
+        from resultflow.persistence._kv_postgres import PostgresKV
 
         return PostgresKV
     if name == "RedisKV":
-        from resultflow.persistence.kv_redis import RedisKV
+        from resultflow.persistence._kv_redis import RedisKV
 
         return RedisKV
     raise AttributeError(f"module 'resultflow.persistence' has no attribute {name!r}")

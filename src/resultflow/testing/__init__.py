@@ -10,11 +10,11 @@
 - A pytest plugin (loaded automatically) with the `rf_clock` and `rf_harness` fixtures.
 """
 
-from resultflow.testing.clock import TestClock
-from resultflow.testing.harness import ScriptExhausted, WorkflowHarness
-from resultflow.testing.invocation import AssertionReport, Invocation
-from resultflow.testing.mock import AsyncMockFn, Call, MockFn, UnconfiguredMock, mock_fn
-from resultflow.testing.outcome import (
+from resultflow.testing._clock import TestClock
+from resultflow.testing._harness import ScriptExhausted, WorkflowHarness
+from resultflow.testing._invocation import AssertionReport, Invocation
+from resultflow.testing._mock import AsyncMockFn, Call, MockFn, UnconfiguredMock, mock_fn
+from resultflow.testing._outcome import (
     Outcome,
     ScriptItem,
     delay_outcome,
@@ -23,7 +23,7 @@ from resultflow.testing.outcome import (
     raise_outcome,
     real_outcome,
 )
-from resultflow.testing.snapshot import Snapshot, SnapshotDiff, compare_snapshots, snapshot
+from resultflow.testing._snapshot import Snapshot, SnapshotDiff, compare_snapshots, snapshot
 
 __all__ = [
     "AssertionReport",

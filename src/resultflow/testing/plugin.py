@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from resultflow.testing.clock import TestClock
-from resultflow.testing.harness import WorkflowHarness
+from resultflow.testing._clock import TestClock
+from resultflow.testing._harness import WorkflowHarness
 
 __all__ = ["rf_clock", "rf_harness"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import assert_never
 
 from resultflow.hitl import Approved, Pending, Rejected
-from resultflow.hitl.approval import ApprovalStatus
+from resultflow.hitl._approval import ApprovalStatus
 
 
 def forgets_rejected(status: ApprovalStatus[int]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from resultflow.breaker import CircuitBreaker, breaker_presets
+from resultflow.reliability._breaker import CircuitBreaker, breaker_presets
 from resultflow.errors import TaggedError
 from resultflow.result import Err, Ok
 

@@ -7,7 +7,7 @@ from returns.result import Result as ReturnsResult
 
 from resultflow import Err, Ok, Result, Step
 from resultflow.errors import TaggedError
-from resultflow.sync_runner import SyncStep
+from resultflow._runtime.sync_runner import SyncStep
 
 
 class NotFound(TaggedError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import assert_never, assert_type
 
 from resultflow.hitl import ApprovalRecord, Approved, Pending, Rejected
-from resultflow.hitl.approval import ApprovalStatus
+from resultflow.hitl._approval import ApprovalStatus
 
 
 def describe(record: ApprovalRecord) -> str:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import assert_type
 
-from resultflow.breaker import (
+from resultflow.errors import CircuitOpen, TaggedError, UnexpectedError
+from resultflow.reliability._breaker import (
     BreakerStats,
     CircuitBreaker,
     CircuitOpenError,
     CircuitState,
     breaker_presets,
 )
-from resultflow.breaker_redis import RedisBreakerStore
-from resultflow.breaker_store import BreakerStore, MemoryBreakerStore
-from resultflow.errors import CircuitOpen, TaggedError, UnexpectedError
-from resultflow.guard import Guard
+from resultflow.reliability._breaker_redis import RedisBreakerStore
+from resultflow.reliability._breaker_store import BreakerStore, MemoryBreakerStore
+from resultflow.reliability._guard import Guard
 from resultflow.result import Err, Ok
-from resultflow.testing.clock import TestClock
+from resultflow.testing._clock import TestClock
 
 
 class NotFound(TaggedError):

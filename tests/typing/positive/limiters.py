@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import assert_type
 
 from resultflow.errors import RateLimited, TaggedError
-from resultflow.guard import Guard
-from resultflow.limiter import (
+from resultflow.reliability._guard import Guard
+from resultflow.reliability._limiters.combined import (
     CombinedLimiter,
     CombinedLimiterStats,
     ConcurrencyLimiter,
@@ -17,7 +17,7 @@ from resultflow.limiter import (
     RateLimiterStats,
     limiter_presets,
 )
-from resultflow.limiter_redis import RedisLimiterStore
+from resultflow.reliability._limiters.redis import RedisLimiterStore
 from resultflow.result import Err, Ok
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import assert_type
 
-from resultflow.conditional import conditionals, unless, unless_or, when, when_or
-from resultflow.context import RunContext
+from resultflow._runtime.conditional import conditionals, unless, unless_or, when, when_or
+from resultflow._runtime.context import RunContext
 from resultflow.errors import TaggedError, UnexpectedError
-from resultflow.policies import (
+from resultflow.reliability._policies import (
     Policy,
     PolicyRegistry,
     apply_policies,
@@ -17,8 +17,8 @@ from resultflow.policies import (
     step_options,
     with_policy,
 )
+from resultflow.reliability._retry import RetryPolicy, retry_call, retry_call_sync
 from resultflow.result import Err, Ok
-from resultflow.retry import RetryPolicy, retry_call, retry_call_sync
 
 
 class NotFound(TaggedError):

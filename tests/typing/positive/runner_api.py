@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import assert_type
 
 from resultflow import Err, Ok, Result, Step, UnexpectedError, run, workflow
+from resultflow._runtime.sync_runner import SyncStep, run_sync, workflow_sync
 from resultflow.errors import TaggedError
-from resultflow.sync_runner import SyncStep, run_sync, workflow_sync
 
 
 class UserNotFound(TaggedError):

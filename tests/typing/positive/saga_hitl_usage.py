@@ -20,7 +20,7 @@ from resultflow.hitl import (
     approval_handler,
     approval_step,
 )
-from resultflow.retry import RetryPolicy
+from resultflow.reliability._retry import RetryPolicy
 from resultflow.saga import SagaStep, run_saga, saga_workflow
 
 

@@ -12,8 +12,8 @@ from returns.result import Failure, Success
 from returns.result import Result as ReturnsResult
 
 from resultflow import Err, Ok, Result, Step, UnexpectedError, run
+from resultflow._runtime.sync_runner import SyncStep, run_sync
 from resultflow.errors import TaggedError
-from resultflow.sync_runner import SyncStep, run_sync
 
 
 class NotFound(TaggedError):

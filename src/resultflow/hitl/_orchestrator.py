@@ -1,0 +1,514 @@
+"""`HITLOrchestrator`: run workflows that pause for approvals, and resume them on decision.
+
+```python
+orch = HITLOrchestrator(MemoryApprovalStore())
+outcome = await orch.execute(refund, order_id)      # Paused(run_id, pending=["refund:42"])
+outcomes = await orch.grant("refund:42", 120, actor="ann")  # [Completed(run_id, result)]
+```
+
+`execute(wf, *args)` runs `wf` (a `@workflow` / `@saga_workflow` `Workflow`, or a body
+for `run`) with resume state and a `HITLCollector` it supplies. A run that exits with
+`PendingApproval` is **paused**: its finished steps, arguments and pending approval keys
+are saved in the `WorkflowStateStore`, and a pending record is created in the
+`ApprovalStore` for each key (expiring after `default_expiry` seconds when set).
+`grant` / `reject` / `cancel` record the decision and resume every paused run waiting
+on that key; `resume(run_id)` resumes one run with whatever has been decided meanwhile.
+Resuming replays the finished steps from the saved state (they do not run again) and
+writes each decision into the state, so the approval step takes it from there:
+approved -> its value, rejected (also cancelled or expired) -> `Err(ApprovalRejected)`.
+
+Workflows are found again by name (`Workflow.name`, or a body's `__qualname__`).
+After a restart, call `register(wf)` for each workflow before resuming (or `execute`
+anything with it, which registers it too). Completed and failed runs are removed from
+the state store; their outcome is returned to the caller.
+
+One process at a time runs a given run: before running or resuming it, the orchestrator
+claims it in its state store (see `resultflow.hitl.lease`) for `claim_ttl` seconds,
+renews the claim every third of that while the run runs, and releases it when the run
+completes, fails or pauses. Within one process, callers wait their turn (a lock per run
+id); a run claimed by another process makes `execute` and `resume` raise `RunBusyError`,
+and `grant` / `reject` / `cancel` skip it. After releasing a paused run, the holder looks
+again at the approvals it waits on: a decision that arrived while it held the claim (and
+that the deciding process therefore skipped) resumes the run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import socket
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeAlias, TypeVar, cast, overload
+
+from typing_extensions import TypeVarTuple
+
+from resultflow._runtime.context import EventSink
+from resultflow._runtime.pipeline import AnyResult
+from resultflow._runtime.runner import RunOptions, Workflow, execute_run
+from resultflow._runtime.step import Step
+from resultflow.clock import SYSTEM_CLOCK, Clock
+from resultflow.errors import PendingApproval, UnexpectedError
+from resultflow.events import WorkflowEvent
+from resultflow.hitl._approval import (
+    ApprovalOp,
+    Approved,
+    HITLCollector,
+    approval_step,
+    inject_approval,
+    inject_rejection,
+)
+from resultflow.hitl._approval_store import (
+    ApprovalAlreadyDecided,
+    ApprovalDecision,
+    ApprovalNotFound,
+    ApprovalRecord,
+    ApprovalStore,
+    approval_check,
+)
+from resultflow.hitl._paused_runs import MemoryStateStore, RunSnapshot, WorkflowStateStore
+from resultflow.hitl._run_claims import (
+    DEFAULT_CLAIM_TTL,
+    ClaimLostError,
+    Lease,
+    MemoryRunClaims,
+    RunBusyError,
+    RunClaims,
+)
+from resultflow.result import Err, Ok
+from resultflow.resume import ResumeState
+
+__all__ = [
+    "ApprovalDecisionError",
+    "ClaimLostError",
+    "Completed",
+    "Failed",
+    "HITLOrchestrator",
+    "Outcome",
+    "Paused",
+    "RunBusyError",
+    "UnknownRunError",
+    "UnknownWorkflowError",
+]
+
+T = TypeVar("T")
+E = TypeVar("E")
+T_co = TypeVar("T_co", covariant=True)
+E_co = TypeVar("E_co", covariant=True)
+Ts = TypeVarTuple("Ts")
+
+Runnable: TypeAlias = Workflow[Any, Any, Any] | Callable[..., Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class Completed(Generic[T_co]):
+    """The run `run_id` finished; `result` is the workflow's (Ok) value."""
+
+    run_id: str
+    result: T_co
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """The run `run_id` waits for the approvals `pending` (keys)."""
+
+    run_id: str
+    pending: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Failed(Generic[E_co]):
+    """The run `run_id` ended with `error` (e.g. `ApprovalRejected`)."""
+
+    run_id: str
+    error: E_co
+
+
+Outcome: TypeAlias = Completed[T] | Paused | Failed[E]
+"""What executing or resuming a run gives."""
+
+
+class UnknownRunError(LookupError):
+    """No paused run has this id (it never paused, or it already finished)."""
+
+
+class UnknownWorkflowError(LookupError):
+    """A paused run names a workflow this orchestrator has not registered."""
+
+
+class ApprovalDecisionError(LookupError):
+    """`grant` / `reject` / `cancel` on a key the store does not know or already decided.
+
+    `.error` is the store's `ApprovalNotFound` or `ApprovalAlreadyDecided`.
+    """
+
+    def __init__(self, key: str, error: ApprovalNotFound | ApprovalAlreadyDecided) -> None:
+        super().__init__(f"cannot decide approval {key!r}: {error.message}")
+        self.key = key
+        self.error = error
+
+
+class HITLOrchestrator:
+    """Executes workflows that wait for human approvals, and resumes them on decision.
+
+    `approvals` holds the approvals, `states` the paused runs (in memory by default),
+    `default_expiry` (seconds) makes new pending approvals expire, `clock` dates them
+    and paces `poll` and claim renewals. `on_event` receives every event of every run
+    it drives. Runs are claimed in `states` when it implements `RunClaims` (both
+    built-in stores do; otherwise only within this process) for `claim_ttl` seconds at a
+    time, under the name `owner` (default: host, pid and a random suffix).
+    """
+
+    def __init__(
+        self,
+        approvals: ApprovalStore,
+        states: WorkflowStateStore | None = None,
+        default_expiry: float | None = None,
+        clock: Clock | None = None,
+        *,
+        on_event: EventSink | None = None,
+        claim_ttl: float = DEFAULT_CLAIM_TTL,
+        owner: str | None = None,
+    ) -> None:
+        if default_expiry is not None and not default_expiry > 0:
+            raise ValueError("default_expiry must be a positive number of seconds or None")
+        if not claim_ttl > 0 or claim_ttl == float("inf"):
+            raise ValueError("claim_ttl must be a positive, finite number of seconds")
+        self.approvals = approvals
+        self.states: WorkflowStateStore = MemoryStateStore() if states is None else states
+        self.default_expiry = default_expiry
+        self.clock = clock or SYSTEM_CLOCK
+        self.on_event = on_event
+        self.claim_ttl = claim_ttl
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.claims: RunClaims = (
+            self.states if isinstance(self.states, RunClaims) else MemoryRunClaims(self.clock)
+        )
+        self._workflows: dict[str, Runnable] = {}
+        self._locks: dict[str, _RunLock] = {}
+
+    # -- workflows -------------------------------------------------------------------------
+    def register(self, wf: Runnable, name: str | None = None) -> str:
+        """Make `wf` resumable under `name` (default: its workflow name); return the name."""
+        label = name or _name_of(wf)
+        self._workflows[label] = wf
+        return label
+
+    def approval(self, key: str, reason: str | None = None) -> ApprovalOp[object]:
+        """An approval op whose check reads `key` from this orchestrator's store."""
+        return approval_step(key, approval_check(self.approvals, key), pending_reason=reason)
+
+    # -- running ---------------------------------------------------------------------------
+    @overload
+    async def execute(
+        self, wf: Workflow[Any, T, E], /, *args: object, run_id: str | None = None
+    ) -> Completed[T] | Paused | Failed[E]: ...
+
+    @overload
+    async def execute(
+        self,
+        wf: Callable[[Step[E], *Ts], Awaitable[T]],
+        /,
+        *args: *Ts,
+        run_id: str | None = None,
+    ) -> Completed[T] | Paused | Failed[E | UnexpectedError]: ...
+
+    async def execute(
+        self, wf: Runnable, /, *args: object, run_id: str | None = None
+    ) -> Outcome[object, object]:
+        """Run `wf(*args)` as run `run_id` (default: a new uuid); pause it on approvals.
+
+        Raises `ValueError` when `run_id` names a run that is already paused (resume it
+        with `resume(run_id)` instead), and `RunBusyError` when another process is
+        running or resuming run `run_id` right now.
+        """
+        name = self.register(wf)
+        run_id = run_id or str(uuid.uuid4())
+        async with self._exclusive(run_id):
+            async with self._lease(run_id) as lease:
+                if await self.states.load(run_id) is not None:
+                    raise ValueError(f"run {run_id!r} is paused already; use resume({run_id!r})")
+                outcome = await self._drive(lease, name, wf, tuple(args), run_id, {})
+            return await self._recheck(run_id, outcome)
+
+    async def resume(self, run_id: str) -> Outcome[object, object]:
+        """Resume the paused run `run_id` with the decisions made so far.
+
+        Raises `UnknownRunError` when no such run is paused, `UnknownWorkflowError`
+        when its workflow is not registered, and `RunBusyError` when another process is
+        running or resuming it right now (that process resumes it again if a decision
+        arrives meanwhile).
+        """
+        async with self._exclusive(run_id):
+            outcome = await self._resume_claimed(run_id)
+            return await self._recheck(run_id, outcome)
+
+    async def paused_runs(self, key: str | None = None) -> list[str]:
+        """Ids of the paused runs (only those waiting on approval `key`, when given)."""
+        run_ids = await self.states.list_runs()
+        if key is None:
+            return run_ids
+        waiting: list[str] = []
+        for run_id in run_ids:
+            snapshot = await self.states.load(run_id)
+            if snapshot is not None and key in snapshot.pending:
+                waiting.append(run_id)
+        return waiting
+
+    async def resume_waiting(self, key: str) -> list[Outcome[object, object]]:
+        """Resume every paused run waiting on approval `key`; return their outcomes."""
+        outcomes: list[Outcome[object, object]] = []
+        for run_id in await self.paused_runs(key):
+            try:
+                outcomes.append(await self.resume(run_id))
+            except UnknownRunError:
+                continue  # resumed and finished meanwhile
+            except RunBusyError:
+                continue  # its holder looks for new decisions when it lets the run go
+        return outcomes
+
+    # -- decisions -------------------------------------------------------------------------
+    async def grant(
+        self, key: str, value: object, actor: str | None = None, resume: bool = True
+    ) -> list[Outcome[object, object]]:
+        """Approve `key` with `value`; with `resume`, resume the runs waiting on it.
+
+        Raises `ApprovalDecisionError` when the store refuses (unknown or decided key).
+        """
+        decided = await self.approvals.grant(key, value, actor)
+        return await self._after_decision(key, decided, resume)
+
+    async def reject(
+        self, key: str, reason: str, actor: str | None = None, resume: bool = True
+    ) -> list[Outcome[object, object]]:
+        """Reject `key`; the resumed runs end with `ApprovalRejected` (see `grant`)."""
+        decided = await self.approvals.reject(key, reason, actor)
+        return await self._after_decision(key, decided, resume)
+
+    async def cancel(
+        self, key: str, actor: str | None = None, resume: bool = True
+    ) -> list[Outcome[object, object]]:
+        """Withdraw `key` (a rejection with reason "cancelled"); see `grant`."""
+        decided = await self.approvals.cancel(key, actor)
+        return await self._after_decision(key, decided, resume)
+
+    async def poll(
+        self, key: str, interval: float = 1.0, timeout: float | None = None
+    ) -> ApprovalRecord | None:
+        """Wait until `key` is decided; return its record (the pending one on timeout).
+
+        Checks every `interval` seconds on the orchestrator's clock; None when the store
+        has no approval `key`.
+        """
+        if not interval > 0:
+            raise ValueError("interval must be a positive number of seconds")
+        deadline = None if timeout is None else self.clock.monotonic() + timeout
+        while True:
+            record = await self.approvals.get(key)
+            if record is None or not record.is_pending:
+                return record
+            wait = interval
+            if deadline is not None:
+                remaining = deadline - self.clock.monotonic()
+                if remaining <= 0:
+                    return record
+                wait = min(interval, remaining)
+            await self.clock.sleep(wait)
+
+    # -- internals -------------------------------------------------------------------------
+    async def _after_decision(
+        self, key: str, decided: ApprovalDecision, resume: bool
+    ) -> list[Outcome[object, object]]:
+        if isinstance(decided, Err):
+            raise ApprovalDecisionError(key, decided.error)
+        return await self.resume_waiting(key) if resume else []
+
+    def _lease(self, run_id: str) -> Lease:
+        return Lease(self.claims, run_id, self.owner, self.claim_ttl, self.clock)
+
+    async def _resume_claimed(self, run_id: str) -> Outcome[object, object]:
+        """Claim `run_id`, then resume it from its snapshot (read after claiming)."""
+        async with self._lease(run_id) as lease:
+            snapshot = await self.states.load(run_id)
+            if snapshot is None:
+                raise UnknownRunError(f"no paused run {run_id!r}")
+            wf = self._workflows.get(snapshot.workflow)
+            if wf is None:
+                raise UnknownWorkflowError(
+                    f"run {run_id!r} needs the workflow {snapshot.workflow!r}; register it "
+                    "with orchestrator.register(wf) first"
+                )
+            state = await self._with_decisions(snapshot.state, snapshot.pending)
+            return await self._drive(lease, snapshot.workflow, wf, snapshot.args, run_id, state)
+
+    async def _recheck(
+        self, run_id: str, outcome: Outcome[object, object]
+    ) -> Outcome[object, object]:
+        """After releasing a paused run, resume it if one of its approvals was decided.
+
+        A process deciding an approval while this one held the claim skipped the run
+        (`RunBusyError`); the decision is already stored, so it is seen here. The loop
+        stops when the run pauses on the same keys again (a check that ignores the
+        decision), or when another process holds or finished the run: that process
+        does the same check when it lets go.
+        """
+        previous: list[str] | None = None
+        while (
+            isinstance(outcome, Paused)
+            and outcome.pending != previous
+            and await self._any_decided(outcome.pending)
+        ):
+            previous = outcome.pending
+            try:
+                outcome = await self._resume_claimed(run_id)
+            except (RunBusyError, UnknownRunError):
+                break
+        return outcome
+
+    async def _any_decided(self, keys: list[str]) -> bool:
+        for key in keys:
+            record = await self.approvals.get(key)
+            if record is not None and not record.is_pending:
+                return True
+        return False
+
+    async def _drive(
+        self,
+        lease: Lease,
+        name: str,
+        wf: Runnable,
+        args: tuple[object, ...],
+        run_id: str,
+        state: ResumeState,
+    ) -> Outcome[object, object]:
+        """Run until the run completes, fails, or pauses on approvals not yet decided.
+
+        Each write to the state store first confirms the claim (`ClaimLostError` when
+        another process took the run over), so a run taken over is not overwritten.
+        """
+        seen: tuple[str, ...] | None = None
+        while True:
+            collector = HITLCollector(state)
+            result = await self._run_once(wf, args, run_id, state, collector)
+            if isinstance(result, Ok):
+                await lease.confirm()
+                await self.states.delete(run_id)
+                return Completed(run_id, result.value)
+            error = result.error
+            if not isinstance(error, PendingApproval):
+                await lease.confirm()
+                await self.states.delete(run_id)
+                return Failed(run_id, error)
+            pending = collector.pending() or [error.key]
+            reasons = collector.pending_reasons()
+            state = collector.state()
+            snapshot = RunSnapshot(
+                run_id=run_id,
+                workflow=name,
+                args=args,
+                state=state,
+                pending=tuple(pending),
+                updated_at=self.clock.now(),
+                pending_reasons={k: reasons.get(k, error.reason) for k in pending},
+            )
+            await lease.confirm()
+            await self.states.save(snapshot)
+            decided = await self._open_approvals(snapshot)
+            # Decided before the run paused (or meanwhile): resume at once, unless the
+            # same keys pause again (a check that ignores the injected decision).
+            if not decided or snapshot.pending == seen:
+                return Paused(run_id, pending)
+            seen = snapshot.pending
+            state = await self._with_decisions(state, snapshot.pending)
+
+    async def _run_once(
+        self,
+        wf: Runnable,
+        args: tuple[object, ...],
+        run_id: str,
+        state: ResumeState,
+        collector: HITLCollector,
+    ) -> AnyResult:
+        if isinstance(wf, Workflow):
+            flow = cast("Workflow[..., object, object]", wf)
+            sink = _fan_out(collector, self.on_event, flow.options.get("on_event"))
+            configured = flow.with_options(workflow_id=run_id, resume_state=state, on_event=sink)
+            return await configured(*args)
+        sink = _fan_out(collector, self.on_event, None)
+        options: RunOptions = {"workflow_id": run_id, "resume_state": state, "on_event": sink}
+        return await execute_run(wf, args, {}, None, options)
+
+    async def _open_approvals(self, snapshot: RunSnapshot) -> bool:
+        """Create the missing pending records; True when one is already decided."""
+        expires_at = None if self.default_expiry is None else self.clock.now() + self.default_expiry
+        decided = False
+        for key in snapshot.pending:
+            record = await self.approvals.get(key)
+            if record is None:
+                await self.approvals.create_pending(
+                    key,
+                    reason=snapshot.pending_reasons.get(key),
+                    expires_at=expires_at,
+                    meta={"run_id": snapshot.run_id, "workflow": snapshot.workflow},
+                )
+            elif not record.is_pending:
+                decided = True
+        return decided
+
+    async def _with_decisions(self, state: ResumeState, pending: tuple[str, ...]) -> ResumeState:
+        """Write the decisions made on `pending` approvals into `state`."""
+        for key in pending:
+            record = await self.approvals.get(key)
+            if record is None or record.is_pending:
+                continue
+            if isinstance(record.status, Approved):
+                state = inject_approval(state, key=key, value=record.status.value)
+            else:
+                state = inject_rejection(state, key=key, reason=record.reason)
+        return state
+
+    @asynccontextmanager
+    async def _exclusive(self, run_id: str) -> AsyncGenerator[None]:
+        """Hold the run's lock; the lock is dropped when no one holds or awaits it."""
+        entry = self._locks.get(run_id)
+        if entry is None:
+            entry = self._locks[run_id] = _RunLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._locks[run_id]
+
+
+@dataclass
+class _RunLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+def _name_of(wf: Runnable) -> str:
+    if isinstance(wf, Workflow):
+        return wf.name
+    return str(getattr(wf, "__qualname__", None) or repr(wf))
+
+
+def _fan_out(
+    collector: HITLCollector, *sinks: EventSink | None
+) -> Callable[[WorkflowEvent, object], Awaitable[None]]:
+    """One `on_event` sink feeding the collector first, then the other sinks."""
+    others = [sink for sink in sinks if sink is not None]
+
+    async def sink(event: WorkflowEvent, ctx: object) -> None:
+        collector.handle_event(event, ctx)
+        for other in others:
+            outcome = other(event, ctx)
+            if inspect.isawaitable(outcome):
+                await outcome
+
+    return sink
