@@ -151,6 +151,14 @@ async def test_a_file_holding_another_key_is_corrupt(tmp_path: Path) -> None:
         b'{"key": "k"}',
         b'{"key": "k", "value": 1}',
         b'{"key": "k", "value": "v", "expires_at": "soon"}',
+        # Past Python's limits: json.loads raises ValueError / RecursionError for these.
+        b'{"key": "k", "value": "v", "expires_at": ' + b"9" * 5000 + b"}",
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"key": "k", "value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        # Numbers that are not a moment: never expiring (NaN) or beyond a float.
+        b'{"key": "k", "value": "v", "expires_at": NaN}',
+        b'{"key": "k", "value": "v", "expires_at": Infinity}',
+        b'{"key": "k", "value": "v", "expires_at": ' + b"9" * 400 + b"}",
     ],
 )
 async def test_corrupt_files_raise_on_get_and_are_skipped_by_scan(
@@ -163,6 +171,24 @@ async def test_corrupt_files_raise_on_get_and_are_skipped_by_scan(
         await kv.get("k")
     assert raised.value.key == "k" and raised.value.backend == "file"
     assert [key async for key in kv.scan("")] == ["ok"]
+    assert await kv.purge_expired() == 0
+    assert (tmp_path / "k_k").exists()  # kept for inspection; delete() removes it
+    await kv.delete("k")
+    assert not (tmp_path / "k_k").exists()
+
+
+async def test_a_skipped_corrupt_file_is_reported_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    kv = FileKV(tmp_path)
+    (tmp_path / "k_k").write_bytes(b"[" * 100_000)
+    with caplog.at_level("WARNING", logger="resultflow.persistence"):
+        assert [key async for key in kv.scan("")] == []
+    assert [record.getMessage() for record in caplog.records] == [
+        f"FileKV skipped unreadable file {tmp_path / 'k_k'}: not JSON: maximum recursion "
+        "depth exceeded while decoding a JSON array from a unicode string (get() of its "
+        "key raises CorruptEntryError; delete() removes it)"
+    ]
 
 
 async def test_purge_expired_removes_only_expired_files(tmp_path: Path) -> None:

@@ -299,6 +299,9 @@ async def test_kvcache_ttl_default_and_override(backend) -> None:
         '{"format": 1, "result": {"ok": "yes"}}',
         # valid JSON, but nested deeper than the decoder can recurse
         '{"format": 1, "result": {"ok": true, "value": ' + "[" * 900 + "]" * 900 + "}}",
+        # past Python's own limits: int digits, and JSON nesting
+        '{"format": 1, "result": {"ok": true, "value": ' + "9" * 5000 + "}}",
+        "[" * 100_000 + "]" * 100_000,
     ],
 )
 async def test_kvcache_corrupt_entry_is_a_typed_error(kv: KVStore, stored: str) -> None:
@@ -436,3 +439,32 @@ async def test_resume_a_run_from_persisted_steps(kv: KVStore) -> None:
     second = await run(body, cache=cache)
     assert second == Err(PersistedOutOfStock("crate"))  # the cached Err is replayed
     assert calls == ["charge 10", "ship"]  # nothing ran twice
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"key": "x", "value": "v", "expires_at": ' + b"9" * 5000 + b"}", b"[" * 100_000],
+)
+async def test_one_damaged_file_breaks_no_listing_and_reads_as_corrupt(
+    tmp_path: Any, content: bytes
+) -> None:
+    kv = FileKV(tmp_path)
+    states, cache = StatePersistence(kv), KVCache(kv)
+    await states.save("good", sample_state())
+    await states.save("bad", sample_state())
+    await cache.set("good", CacheEntry(Ok(1)))
+    await cache.set("bad", CacheEntry(Ok(2)))
+    (tmp_path / file_name_for("state:bad")).write_bytes(content)
+    (tmp_path / file_name_for("step:bad")).write_bytes(content)
+
+    assert (await states.list()).items == ["good"]
+    with pytest.raises(CorruptEntryError) as raised:
+        await states.load("bad")
+    assert raised.value.key == "state:bad"
+    assert isinstance(await states.load_result("bad"), Err)
+    with pytest.raises(CorruptEntryError):
+        await cache.get("bad")
+    assert await kv.purge_expired() == 0
+    await cache.clear()
+    assert await cache.get("good") is None
+    assert (await states.list()).items == ["good"]

@@ -78,7 +78,9 @@ class KVCache:
         backend = backend_name(self.kv)
         try:
             document: object = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:
+            # ValueError also covers a number past Python's int-to-str digit limit;
+            # RecursionError, brackets nested thousands deep.
             raise CorruptEntryError(backend, stored_key, f"not valid JSON: {exc}") from exc
         if not isinstance(document, dict):
             raise CorruptEntryError(backend, stored_key, "a cache entry must be a JSON object")
@@ -91,6 +93,11 @@ class KVCache:
             return deserialize_entry(fields)
         except StateDecodeError as exc:
             raise CorruptEntryError(backend, stored_key, str(exc), error=exc.error) from exc
+        except (ValueError, TypeError, RecursionError, OverflowError) as exc:
+            # The codec should report every problem as StateDecodeError; whatever slips
+            # through is still a damaged entry, never a crash of the step that read it.
+            detail = f"cannot decode: {type(exc).__name__}"
+            raise CorruptEntryError(backend, stored_key, detail) from exc
 
 
 class HydratingCache:

@@ -8,6 +8,9 @@ Any key is safe: file names come from a reversible encoding that keeps only `a-z
 directory or collide. A key whose encoded name would be too long for the file system
 gets the name of its SHA-256 digest instead. Every file also records its key, its
 value and its expiry time (wall-clock epoch seconds from the injectable clock).
+A file that cannot be read (not JSON, numbers or nesting past Python's limits, fields
+of the wrong type) raises `CorruptEntryError` from `get`; `scan` and `purge_expired`
+skip it and log a warning on the `resultflow.persistence` logger.
 
 Every change of a key (`set`, `delete`, `compare_and_set`, `purge_expired`) holds an
 exclusive `fcntl.flock` on a lock file for that key, `.lock-<sha256 of the key>` in the
@@ -25,6 +28,8 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
+import math
 import os
 import sys
 import tempfile
@@ -50,6 +55,7 @@ _Args = TypeVarTuple("_Args")
 _Out = TypeVar("_Out")
 
 _BACKEND = "file"
+logger = logging.getLogger("resultflow.persistence")
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _ENCODED_PREFIX = "k_"
 _HASHED_PREFIX = "h_"
@@ -321,7 +327,9 @@ def _read_record(path: Path, key: str) -> tuple[str, float | None] | None:
 def _parse(raw: bytes, key: str) -> tuple[str, str, float | None]:
     try:
         data: object = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad JSON, bytes that are not UTF-8 and numbers past Python's
+        # int-to-str digit limit; RecursionError, arrays nested thousands deep.
         raise CorruptEntryError(_BACKEND, key, f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise CorruptEntryError(_BACKEND, key, "not a JSON object")
@@ -329,11 +337,17 @@ def _parse(raw: bytes, key: str) -> tuple[str, str, float | None]:
     stored_key, value, expires_at = fields.get("key"), fields.get("value"), fields.get("expires_at")
     if not isinstance(stored_key, str) or not isinstance(value, str):
         raise CorruptEntryError(_BACKEND, key, "'key' and 'value' must be strings")
-    if expires_at is not None and (
-        isinstance(expires_at, bool) or not isinstance(expires_at, int | float)
-    ):
+    if expires_at is None:
+        return stored_key, value, None
+    if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
         raise CorruptEntryError(_BACKEND, key, "'expires_at' must be a number or null")
-    return stored_key, value, None if expires_at is None else float(expires_at)
+    try:
+        moment = float(expires_at)
+    except OverflowError:  # an int too large for a float
+        moment = math.inf
+    if not math.isfinite(moment):  # NaN would never expire, nor compare
+        raise CorruptEntryError(_BACKEND, key, "'expires_at' must be a finite number")
+    return stored_key, value, moment
 
 
 def _write_atomically(path: Path, data: bytes, fsync: bool) -> None:
@@ -390,8 +404,12 @@ def _stored_records(directory: Path, prefix: str) -> list[tuple[Path, str, float
             path = Path(entry.path)
             try:
                 key, _, expires_at = _parse(path.read_bytes(), name)
-            except (FileNotFoundError, CorruptEntryError):
-                continue  # deleted meanwhile, or not one of ours: not a key
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            except CorruptEntryError as exc:
+                # One damaged file must not break every listing: skip it, and say so.
+                _report_skipped(path, exc)
+                continue
             if file_name_for(key) == name and key.startswith(prefix):
                 found.append((path, key, expires_at))
     return found
@@ -414,10 +432,21 @@ def _purge_expired(directory: Path, now: float) -> int:
         with _key_lock(directory, key):
             try:
                 record = _read_record(path, key)
-            except CorruptEntryError:
-                continue  # replaced by something we cannot judge: leave it
+            except CorruptEntryError as exc:
+                _report_skipped(path, exc)  # replaced by something we cannot judge: keep it
+                continue
             if record is None or not _is_expired(record[1], now):
                 continue
             path.unlink()
             removed += 1
     return removed
+
+
+def _report_skipped(path: Path, error: CorruptEntryError) -> None:
+    """Log a file that a listing skipped because it cannot be read."""
+    logger.warning(
+        "FileKV skipped unreadable file %s: %s (get() of its key raises CorruptEntryError; "
+        "delete() removes it)",
+        path,
+        error.detail,
+    )
