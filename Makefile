@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest docs bench clean
+.PHONY: demo test lint imports typecheck pytest docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,15 @@ $(MERMAID)/node_modules/.installed: $(MERMAID)/package-lock.json
 demo: $(STAMP)
 	$(BIN)/resultflow demo
 
-test: $(STAMP) lint typecheck pytest docs
+test: $(STAMP) lint imports typecheck pytest docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+
+# The import layers (pyproject.toml [tool.importlinter], drawn in docs/architecture.md).
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-logo --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

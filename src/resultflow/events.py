@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 ScopeKind: TypeAlias = Literal["all", "parallel", "race", "all_settled", "map"]
+"""Which step combinator opened a scope (`step.all`, `step.parallel`, ...)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

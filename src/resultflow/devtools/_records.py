@@ -23,8 +23,11 @@ __all__ = [
 ]
 
 RunStatus: TypeAlias = Literal["running", "success", "error", "cancelled", "skipped"]
+"""Where a recorded run stands: still running, or how it ended."""
 StepStatus: TypeAlias = Literal["running", "success", "error", "cached", "skipped", "aborted"]
+"""Where a recorded step stands (`aborted`: it was cancelled before it had a result)."""
 ScopeStatus: TypeAlias = Literal["running", "success", "error"]
+"""Where a recorded scope (`step.all`, `step.race`, ...) stands."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

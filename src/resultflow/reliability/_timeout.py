@@ -51,6 +51,7 @@ class Expired:
 
 
 EXPIRED = Expired()
+"""The one `Expired` instance: compare with `is EXPIRED`."""
 
 
 async def within(clock: Clock, seconds: float, awaitable: Awaitable[T]) -> T | Expired:
