@@ -48,7 +48,7 @@ from resultflow.errors import (
     registered_tags,
 )
 from resultflow.events import WorkflowEvent
-from resultflow.reliability import Timeout
+from resultflow.reliability._timeout import Timeout
 from resultflow.result import Err, Ok, Result, UnwrapError, is_err, is_ok
 from resultflow.resume import ResumeEntry, ResumeState, StepCollector, clear_step, is_step_complete
 from resultflow.wrapping import SafeDecorator, from_optional, safe, try_async, try_call

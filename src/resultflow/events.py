@@ -12,11 +12,11 @@ pays nothing for them.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import types
-import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from resultflow.result import Err, Ok
 
@@ -71,7 +71,117 @@ class EventBase:
     context: object = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# -- how event classes are built ---------------------------------------------------
+# Every event class is a frozen, slotted, keyword-only dataclass. `dataclass` would
+# compile five methods per class with `exec` when this module is imported (about a
+# third of `import resultflow`), although most programs never build most events. So
+# the event classes below are made by `_frozen_event`: `dataclass` with only the
+# exec-free parts (fields, slots, the frozen `__setattr__`), then an `__init__` that
+# is generated on the class's first construction, and `__repr__`/`__eq__`/`__hash__`
+# that read the fields. Type checkers see the plain `dataclass` decorator.
+_EventT = TypeVar("_EventT")
+_FROZEN_EVENT: object = EventBase.__dict__["__dataclass_params__"]
+"""What every event class behaves as: init, repr, eq, frozen (and a hash)."""
+_FIELD_GETTERS: dict[type[EventBase], Callable[[EventBase], tuple[Any, ...]]] = {}
+
+
+def _fast_init(cls: type[EventBase]) -> Callable[..., None]:
+    """Build an `__init__` for a frozen, slotted event class that writes its slots directly.
+
+    A frozen dataclass's generated `__init__` assigns every field through
+    `object.__setattr__`, which costs about twice as much as writing the slot's member
+    descriptor. Events are built on the hot path of every observed step, so each event
+    class gets an equivalent `__init__` (same keyword-only signature and defaults) that
+    uses the descriptors. Instances stay frozen: assignment still raises.
+    """
+    namespace: dict[str, object] = {"MISSING": dataclasses.MISSING}
+    params: list[str] = []
+    body: list[str] = []
+    for item in dataclasses.fields(cls):
+        name = item.name
+        namespace[f"set_{name}"] = getattr(cls, name).__set__
+        if not item.init:
+            namespace[f"default_{name}"] = item.default
+            body.append(f"    set_{name}(self, default_{name})")
+        elif item.default is not dataclasses.MISSING:
+            namespace[f"default_{name}"] = item.default
+            params.append(f"{name}=default_{name}")
+            body.append(f"    set_{name}(self, {name})")
+        elif item.default_factory is not dataclasses.MISSING:
+            namespace[f"factory_{name}"] = item.default_factory
+            params.append(f"{name}=MISSING")
+            body.append(f"    set_{name}(self, factory_{name}() if {name} is MISSING else {name})")
+        else:
+            params.append(name)
+            body.append(f"    set_{name}(self, {name})")
+    source = f"def __init__(self, *, {', '.join(params)}):\n" + "\n".join(body) + "\n"
+    exec(source, namespace)  # generated from field names only, like dataclasses itself
+    init = namespace["__init__"]
+    assert isinstance(init, types.FunctionType)
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    return init
+
+
+def _first_init(self: EventBase, **fields: object) -> None:
+    """Generate the class's fast `__init__`, install it, and build this event with it."""
+    cls = type(self)
+    init = _fast_init(cls)
+    setattr(cls, "__init__", init)  # noqa: B010 - replacing a method on purpose
+    init(self, **fields)
+
+
+def _field_values(event: EventBase) -> tuple[Any, ...]:
+    """The event's field values in definition order (what eq, hash and repr compare)."""
+    cls = type(event)
+    getter = _FIELD_GETTERS.get(cls)
+    if getter is None:
+        names = [item.name for item in dataclasses.fields(cls)]
+        by_name = operator.attrgetter(*names)
+        getter = _FIELD_GETTERS[cls] = lambda value: tuple(by_name(value))
+    return getter(event)
+
+
+def _event_eq(self: EventBase, other: object) -> object:
+    """Dataclass equality: same class and equal fields."""
+    if not isinstance(other, EventBase) or other.__class__ is not self.__class__:
+        return NotImplemented
+    return _field_values(self) == _field_values(other)
+
+
+def _event_hash(self: EventBase) -> int:
+    """Dataclass hash of a frozen class: the hash of the field values."""
+    return hash(_field_values(self))
+
+
+def _event_repr(self: EventBase) -> str:
+    """Dataclass repr: `StepStarted(workflow_id='w', ts=1.0, ...)`."""
+    names = [item.name for item in dataclasses.fields(self)]
+    values = _field_values(self)
+    shown = ", ".join(f"{name}={value!r}" for name, value in zip(names, values, strict=True))
+    return f"{type(self).__qualname__}({shown})"
+
+
+def _frozen_event(cls: type[_EventT]) -> type[_EventT]:
+    """Make `cls` a frozen, slotted, keyword-only dataclass without compiling its methods."""
+    made = dataclass(frozen=True, slots=True, kw_only=True, init=False, repr=False, eq=False)(cls)
+    setattr(made, "__dataclass_params__", _FROZEN_EVENT)  # noqa: B010 - it is all of those
+    setattr(made, "__init__", _first_init)  # noqa: B010
+    setattr(made, "__repr__", _event_repr)  # noqa: B010
+    setattr(made, "__eq__", _event_eq)  # noqa: B010
+    setattr(made, "__hash__", _event_hash)  # noqa: B010
+    return made
+
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass as _event_dataclass
+else:
+
+    def _event_dataclass(**_options: object) -> Callable[[type[_EventT]], type[_EventT]]:
+        """`@dataclass(frozen=True, slots=True, kw_only=True)` as `_frozen_event` makes it."""
+        return _frozen_event
+
+
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepEventBase(EventBase):
     """Fields every `step_*` event carries."""
 
@@ -82,7 +192,7 @@ class StepEventBase(EventBase):
 
 
 # -- workflow lifecycle -------------------------------------------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowStarted(EventBase):
     """A run began (after its hooks allowed it)."""
 
@@ -90,7 +200,7 @@ class WorkflowStarted(EventBase):
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowSucceeded(EventBase):
     """A run returned a value."""
 
@@ -99,7 +209,7 @@ class WorkflowSucceeded(EventBase):
     value: object = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowFailed(EventBase):
     """A run ended with an Err."""
 
@@ -108,7 +218,7 @@ class WorkflowFailed(EventBase):
     duration_s: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowCancelled(EventBase):
     """A run ended without a result because an exception passed through `run`.
 
@@ -122,7 +232,7 @@ class WorkflowCancelled(EventBase):
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowSkipped(EventBase):
     """A hook declined the run; no `workflow_start` was emitted."""
 
@@ -131,14 +241,14 @@ class WorkflowSkipped(EventBase):
 
 
 # -- steps --------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepStarted(StepEventBase):
     """A step began executing."""
 
     type: Literal["step_start"] = field(default="step_start", init=False)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepSucceeded(StepEventBase):
     """A step returned Ok."""
 
@@ -147,7 +257,7 @@ class StepSucceeded(StepEventBase):
     duration_s: float = 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepFailed(StepEventBase):
     """A step returned Err (or raised, as UnexpectedError)."""
 
@@ -156,7 +266,7 @@ class StepFailed(StepEventBase):
     duration_s: float = 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepCompleted(StepEventBase):
     """A keyed step finished; `result` and `meta` are what a resume needs."""
 
@@ -165,21 +275,21 @@ class StepCompleted(StepEventBase):
     meta: Mapping[str, object] = field(default_factory=dict[str, object])
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepCacheHit(StepEventBase):
     """A keyed step was answered from the cache and did not execute."""
 
     type: Literal["step_cache_hit"] = field(default="step_cache_hit", init=False)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepCacheMiss(StepEventBase):
     """A keyed step was not in the cache and will execute."""
 
     type: Literal["step_cache_miss"] = field(default="step_cache_miss", init=False)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepRetrying(StepEventBase):
     """A step failed and will be tried again after `delay_s`."""
 
@@ -189,7 +299,7 @@ class StepRetrying(StepEventBase):
     error: object = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepRetriesExhausted(StepEventBase):
     """A step failed on its last allowed attempt."""
 
@@ -198,7 +308,7 @@ class StepRetriesExhausted(StepEventBase):
     error: object = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepTimedOut(StepEventBase):
     """A step (or one attempt of it) ran past its timeout and was cancelled."""
 
@@ -207,7 +317,7 @@ class StepTimedOut(StepEventBase):
     attempt: int = 1
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepSkipped(StepEventBase):
     """A conditional step did not run."""
 
@@ -215,7 +325,7 @@ class StepSkipped(StepEventBase):
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepAborted(StepEventBase):
     """A running step ended without a result.
 
@@ -228,7 +338,7 @@ class StepAborted(StepEventBase):
 
 
 # -- hooks --------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class HookShouldRun(EventBase):
     """The `should_run` hook answered `result`."""
 
@@ -237,7 +347,7 @@ class HookShouldRun(EventBase):
     result: object
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class HookShouldRunError(EventBase):
     """The `should_run` hook raised `error`."""
 
@@ -246,7 +356,7 @@ class HookShouldRunError(EventBase):
     error: object
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class HookBeforeStart(EventBase):
     """The `on_before_start` hook answered `result`."""
 
@@ -255,7 +365,7 @@ class HookBeforeStart(EventBase):
     result: object
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class HookBeforeStartError(EventBase):
     """The `on_before_start` hook raised `error`."""
 
@@ -264,7 +374,7 @@ class HookBeforeStartError(EventBase):
     error: object
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class HookAfterStep(EventBase):
     """The `on_after_step` hook ran for the keyed step `key`."""
 
@@ -274,7 +384,7 @@ class HookAfterStep(EventBase):
     result: object
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class HookAfterStepError(EventBase):
     """The `on_after_step` hook raised `error` for the keyed step `key`."""
 
@@ -284,7 +394,7 @@ class HookAfterStepError(EventBase):
     error: object
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class HookBeforeStepError(EventBase):
     """The `on_before_step` hook raised `error`; the step did not run."""
 
@@ -295,7 +405,7 @@ class HookBeforeStepError(EventBase):
 
 
 # -- scopes -------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class ScopeStarted(EventBase):
     """A concurrent scope (`all`, `parallel`, `race`, `all_settled`, `map`) began."""
 
@@ -306,7 +416,7 @@ class ScopeStarted(EventBase):
     parent_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class ScopeEnded(EventBase):
     """A concurrent scope ended; `ok` tells whether it produced a value."""
 
@@ -320,7 +430,7 @@ class ScopeEnded(EventBase):
 
 
 # -- sagas ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class CompensationStarted(EventBase):
     """A saga began undoing the step `name`."""
 
@@ -329,7 +439,7 @@ class CompensationStarted(EventBase):
     step_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class CompensationSucceeded(EventBase):
     """A saga undid the step `name`."""
 
@@ -339,7 +449,7 @@ class CompensationSucceeded(EventBase):
     step_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class CompensationFailed(EventBase):
     """Undoing the step `name` failed with `error`; the other compensations still run."""
 
@@ -351,7 +461,7 @@ class CompensationFailed(EventBase):
 
 
 # -- approvals ------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class ApprovalAwaited(EventBase):
     """An approval step found its approval still pending."""
 
@@ -360,7 +470,7 @@ class ApprovalAwaited(EventBase):
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class ApprovalGranted(EventBase):
     """An approval step found its approval granted."""
 
@@ -369,7 +479,7 @@ class ApprovalGranted(EventBase):
     value: object = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_event_dataclass(frozen=True, slots=True, kw_only=True)
 class ApprovalDenied(EventBase):
     """An approval step found its approval rejected."""
 
@@ -412,44 +522,3 @@ WorkflowEvent: TypeAlias = (
     | ApprovalDenied
 )
 """Every event a run can emit; `match` on it is exhaustiveness-checked."""
-
-
-def _install_fast_init(cls: type) -> None:
-    """Give a frozen, slotted event dataclass an `__init__` that writes its slots directly.
-
-    A frozen dataclass's generated `__init__` assigns every field through
-    `object.__setattr__`, which costs about twice as much as writing the slot's member
-    descriptor. Events are built on the hot path of every observed step, so each event
-    class gets an equivalent `__init__` (same keyword-only signature and defaults) that
-    uses the descriptors. Instances stay frozen: assignment still raises.
-    """
-    namespace: dict[str, object] = {"MISSING": dataclasses.MISSING}
-    params: list[str] = []
-    body: list[str] = []
-    for item in dataclasses.fields(cls):
-        name = item.name
-        namespace[f"set_{name}"] = getattr(cls, name).__set__
-        if not item.init:
-            namespace[f"default_{name}"] = item.default
-            body.append(f"    set_{name}(self, default_{name})")
-        elif item.default is not dataclasses.MISSING:
-            namespace[f"default_{name}"] = item.default
-            params.append(f"{name}=default_{name}")
-            body.append(f"    set_{name}(self, {name})")
-        elif item.default_factory is not dataclasses.MISSING:
-            namespace[f"factory_{name}"] = item.default_factory
-            params.append(f"{name}=MISSING")
-            body.append(f"    set_{name}(self, factory_{name}() if {name} is MISSING else {name})")
-        else:
-            params.append(name)
-            body.append(f"    set_{name}(self, {name})")
-    source = f"def __init__(self, *, {', '.join(params)}):\n" + "\n".join(body) + "\n"
-    exec(source, namespace)  # generated from field names only, like dataclasses itself
-    init = namespace["__init__"]
-    assert isinstance(init, types.FunctionType)
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    setattr(cls, "__init__", init)  # noqa: B010 - replacing a method on purpose
-
-
-for _event_class in typing.get_args(WorkflowEvent):
-    _install_fast_init(_event_class)

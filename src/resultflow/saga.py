@@ -50,7 +50,6 @@ from typing import (
     overload,
 )
 
-from returns.result import Result as ReturnsResult
 from typing_extensions import ParamSpec, TypeVarTuple, Unpack
 
 from resultflow._runtime.pipeline import AnyResult, RunState
@@ -63,6 +62,8 @@ from resultflow.reliability._retry import RetryPolicy, retry_call
 from resultflow.result import Err, Ok
 
 if TYPE_CHECKING:
+    from returns.result import Result as ReturnsResult
+
     from resultflow.reliability._guard import Guard
     from resultflow.reliability._policies import Policy
     from resultflow.reliability._timeout import Timeout

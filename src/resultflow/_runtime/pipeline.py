@@ -11,13 +11,11 @@ whole-step timeout wraps the retries. Events are only built when a listener exis
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
-
-from returns.result import Failure as _Failure
-from returns.result import Success as _Success
 
 from resultflow._runtime.context import RunContext
 from resultflow._runtime.short_circuit import StepExit
@@ -248,11 +246,14 @@ class RunState:
         kind = type(value)
         if kind is Ok or kind is Err:
             return value  # type: ignore[return-value]
-        if isinstance(value, _Success):
-            return Ok(cast("_Success[object]", value).unwrap())
-        if isinstance(value, _Failure):
-            failure: object = cast("_Failure[object]", value).failure()
-            return Err(failure, failure if isinstance(failure, BaseException) else None)
+        if "returns.result" in sys.modules:  # see `returns` in step_ops
+            from returns.result import Failure, Success
+
+            if isinstance(value, Success):
+                return Ok(cast("Success[object]", value).unwrap())
+            if isinstance(value, Failure):
+                failure: object = cast("Failure[object]", value).failure()
+                return Err(failure, failure if isinstance(failure, BaseException) else None)
         problem = TypeError(
             f"step {label!r} returned {kind.__name__} ({value!r:.80}), not a Result; "
             "return Ok(value) or Err(error)"

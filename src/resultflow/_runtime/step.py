@@ -19,8 +19,6 @@ from typing import (
     overload,
 )
 
-from returns.result import Result as ReturnsResult
-
 from resultflow._runtime.conditional import ConditionalSteps
 from resultflow._runtime.pipeline import AnyResult, RunState, StepOp, StepSpec, spec_from_policy
 from resultflow._runtime.scopes import ConcurrentSteps
@@ -29,6 +27,8 @@ from resultflow.reliability._timeout import Timeout
 from resultflow.result import Err, Ok
 
 if TYPE_CHECKING:
+    from returns.result import Result as ReturnsResult
+
     from resultflow.reliability._guard import Guard
     from resultflow.reliability._policies import Policy
     from resultflow.reliability._retry import RetryPolicy

@@ -10,10 +10,9 @@ properties of the op they wrap.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
 from typing import cast
-
-from returns.result import Failure
 
 from resultflow.result import Err
 
@@ -43,10 +42,15 @@ class ErrorMapping:
         if type(value) is Err:
             failed = cast("Err[object]", value)
             return Err(self.on_error(failed.error), failed.cause)
-        if isinstance(value, Failure):
-            failure: object = cast("Failure[object]", value).failure()
-            cause = failure if isinstance(failure, BaseException) else None
-            return Err(self.on_error(failure), cause)
+        if "returns.result" in sys.modules:
+            # Only a program that has imported `returns` can hold its Results, so it is
+            # imported here once loaded, never by resultflow itself (import cost).
+            from returns.result import Failure
+
+            if isinstance(value, Failure):
+                failure: object = cast("Failure[object]", value).failure()
+                cause = failure if isinstance(failure, BaseException) else None
+                return Err(self.on_error(failure), cause)
         return value  # an Ok, a returns Success, or a wrong value the step reports
 
     def __repr__(self) -> str:

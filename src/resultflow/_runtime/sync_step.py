@@ -9,6 +9,7 @@ only on the async `Step`.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
 from typing import (
     TYPE_CHECKING,
@@ -20,9 +21,6 @@ from typing import (
     cast,
     overload,
 )
-
-from returns.result import Failure
-from returns.result import Result as ReturnsResult
 
 from resultflow._runtime.pipeline import AnyResult, RunState, StepBase, StepInfo, StepSpec
 from resultflow._runtime.short_circuit import StepExit
@@ -42,6 +40,8 @@ from resultflow.events import (
 from resultflow.result import Err, Ok
 
 if TYPE_CHECKING:
+    from returns.result import Result as ReturnsResult
+
     from resultflow.reliability._retry import RetryPolicy
 
 __all__ = ["SyncStep", "execute_sync", "require_sync"]
@@ -171,9 +171,13 @@ class SyncStep(StepBase[E_contra]):
             if type(value) is Err:
                 failed = cast("Err[object]", value)
                 return Err(mapper(failed.error), failed.cause)
-            if isinstance(value, Failure):
-                failure: object = cast("Failure[object]", value).failure()
-                return Err(mapper(failure), failure if isinstance(failure, BaseException) else None)
+            if "returns.result" in sys.modules:  # see `returns` in step_ops
+                from returns.result import Failure
+
+                if isinstance(value, Failure):
+                    failure: object = cast("Failure[object]", value).failure()
+                    cause = failure if isinstance(failure, BaseException) else None
+                    return Err(mapper(failure), cause)
             return value
 
         value: T = self(cast("Any", op), key=key, name=name, retry=retry)

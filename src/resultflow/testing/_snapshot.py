@@ -25,12 +25,14 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from resultflow.errors import TaggedError
-from resultflow.persistence import JSONValue, SerializationError, encode_value
 from resultflow.result import Err, Ok
 from resultflow.testing._invocation import Invocation
+
+if TYPE_CHECKING:
+    from resultflow.persistence import JSONValue
 
 __all__ = ["Snapshot", "SnapshotDiff", "compare_snapshots", "normalize", "snapshot"]
 
@@ -129,6 +131,10 @@ def normalize(value: object) -> JSONValue:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: normalize(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {"$dataclass": type(value).__qualname__, **fields}
+    # The codec (and its storage modules) is imported only here, for the rare value
+    # the cases above do not cover, so `import resultflow.testing` stays cheap.
+    from resultflow.persistence import SerializationError, encode_value
+
     try:
         return encode_value(value)
     except SerializationError:
