@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     progress("3/4 durable throughput: not measured yet (the durable engine is not built)")
     progress("5/5 import time of resultflow and each optional package (fresh interpreters)")
     figures += import_time.measure(runs=3 if args.quick else 9)
-    report = {
+    report: dict[str, object] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": machine(),
         "quick": args.quick,

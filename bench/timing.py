@@ -48,7 +48,7 @@ def time_async(make: Callable[[], Awaitable[object]], *, repeat: int = 7) -> flo
 
     async def measure() -> list[float]:
         await make()
-        samples = []
+        samples: list[float] = []
         for _ in range(repeat):
             started = time.perf_counter()
             await make()
