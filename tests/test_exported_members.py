@@ -76,6 +76,7 @@ EXPECTED: dict[str, set[str]] = {
         "StepCollector",
         "StepInfo",
         "StepOp",
+        "StepOptions",
         "StepTimeout",
         "SyncStep",
         "SyncWorkflow",

@@ -15,6 +15,7 @@ from resultflow._runtime.conditional import (
     when_or,
 )
 from resultflow._runtime.context import EventSink, RunContext, current_context
+from resultflow._runtime.options import StepOptions
 from resultflow._runtime.pipeline import StepInfo
 from resultflow._runtime.runner import RunOptions, Workflow, run, workflow
 from resultflow._runtime.step import Step, StepOp
@@ -84,6 +85,7 @@ __all__ = [
     "StepCollector",
     "StepInfo",
     "StepOp",
+    "StepOptions",
     "StepTimeout",
     "SyncStep",
     "SyncWorkflow",

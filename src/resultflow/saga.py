@@ -52,6 +52,7 @@ from typing import (
 
 from typing_extensions import ParamSpec, TypeVarTuple, Unpack
 
+from resultflow._runtime.options import StepOptions, StepOptionsWithoutRetry
 from resultflow._runtime.pipeline import AnyResult, RunState
 from resultflow._runtime.runner import RunOptions, Workflow, execute_run
 from resultflow._runtime.short_circuit import find_exit
@@ -63,10 +64,6 @@ from resultflow.result import Err, Ok
 
 if TYPE_CHECKING:
     from returns.result import Result as ReturnsResult
-
-    from resultflow.reliability._guard import Guard
-    from resultflow.reliability._policies import Policy
-    from resultflow.reliability._timeout import Timeout
 
 __all__ = ["Compensation", "SagaErrors", "SagaStep", "run_saga", "saga_workflow"]
 
@@ -158,17 +155,9 @@ class SagaStep(Step[E_contra]):
         self,
         op: Callable[[], Awaitable[Ok[T] | Err[E_contra]]],
         *,
-        name: str | None = None,
-        key: str | None = None,
         compensate: Compensation[T] | None = None,
         compensate_retry: int | RetryPolicy | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     @overload
@@ -176,17 +165,9 @@ class SagaStep(Step[E_contra]):
         self,
         op: Callable[[], Ok[T] | Err[E_contra]],
         *,
-        name: str | None = None,
-        key: str | None = None,
         compensate: Compensation[T] | None = None,
         compensate_retry: int | RetryPolicy | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     @overload
@@ -194,17 +175,9 @@ class SagaStep(Step[E_contra]):
         self,
         op: Ok[T] | Err[E_contra],
         *,
-        name: str | None = None,
-        key: str | None = None,
         compensate: Compensation[T] | None = None,
         compensate_retry: int | RetryPolicy | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     @overload
@@ -212,17 +185,9 @@ class SagaStep(Step[E_contra]):
         self,
         op: Awaitable[Ok[T] | Err[E_contra]],
         *,
-        name: str | None = None,
-        key: str | None = None,
         compensate: Compensation[T] | None = None,
         compensate_retry: int | RetryPolicy | None = None,
-        retry: None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
+        **options: Unpack[StepOptionsWithoutRetry],
     ) -> T: ...
 
     @overload
@@ -230,56 +195,29 @@ class SagaStep(Step[E_contra]):
         self,
         op: ReturnsResult[T, E_contra] | Callable[[], ReturnsResult[T, E_contra]],
         *,
-        name: str | None = None,
-        key: str | None = None,
         compensate: Compensation[T] | None = None,
         compensate_retry: int | RetryPolicy | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     async def step(
         self,
         op: object,
         *,
-        name: str | None = None,
-        key: str | None = None,
         compensate: Compensation[Any] | None = None,
         compensate_retry: int | RetryPolicy | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
+        **options: Unpack[StepOptions],
     ) -> object:
-        """Run `op` like `step(op, ...)`; once it succeeds, register `compensate(value)`.
+        """Run `op` like `step(op, **options)`; once it succeeds, register `compensate(value)`.
 
         `compensate_retry` (attempts or a `RetryPolicy`) retries a failing compensation
         through the run's clock.
         """
         retry_policy = self._check_compensation(compensate, compensate_retry)
         runner: Any = super().__call__
-        value: object = await runner(
-            op,
-            key=key,
-            name=name,
-            retry=retry,
-            timeout=timeout,
-            policy=policy,
-            breaker=breaker,
-            limiter=limiter,
-            ttl=ttl,
-            description=description,
-        )
+        value: object = await runner(op, **options)
         if compensate is not None:
-            self._register(compensate, value, name, key, retry_policy)
+            self._register(compensate, value, options, retry_policy)
         return value
 
     @overload
@@ -288,12 +226,9 @@ class SagaStep(Step[E_contra]):
         fn: Callable[[], Awaitable[T]],
         *,
         error: E_contra,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
         compensate: Compensation[T] | None = None,
         compensate_retry: int | RetryPolicy | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     @overload
@@ -302,12 +237,9 @@ class SagaStep(Step[E_contra]):
         fn: Callable[[], Awaitable[T]],
         *,
         on_error: Callable[[Exception], E_contra],
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
         compensate: Compensation[T] | None = None,
         compensate_retry: int | RetryPolicy | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     @overload
@@ -316,12 +248,9 @@ class SagaStep(Step[E_contra]):
         fn: Callable[[], T],
         *,
         error: E_contra,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
         compensate: Compensation[T] | None = None,
         compensate_retry: int | RetryPolicy | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     @overload
@@ -330,12 +259,9 @@ class SagaStep(Step[E_contra]):
         fn: Callable[[], T],
         *,
         on_error: Callable[[Exception], E_contra],
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
         compensate: Compensation[T] | None = None,
         compensate_retry: int | RetryPolicy | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     async def try_(
@@ -344,20 +270,17 @@ class SagaStep(Step[E_contra]):
         *,
         error: object = None,
         on_error: Callable[[Exception], object] | None = None,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
         compensate: Compensation[Any] | None = None,
         compensate_retry: int | RetryPolicy | None = None,
+        **options: Unpack[StepOptions],
     ) -> object:
         """Run a raising function like `step.try_`; once it succeeds, register `compensate`."""
         retry_policy = self._check_compensation(compensate, compensate_retry)
         base: Any = super().try_
-        options: dict[str, object] = {"on_error": on_error} if on_error else {"error": error}
-        value: object = await base(fn, key=key, name=name, retry=retry, timeout=timeout, **options)
+        mapping: dict[str, object] = {"on_error": on_error} if on_error else {"error": error}
+        value: object = await base(fn, **mapping, **options)
         if compensate is not None:
-            self._register(compensate, value, name, key, retry_policy)
+            self._register(compensate, value, options, retry_policy)
         return value
 
     # -- rolling back ------------------------------------------------------------------
@@ -448,10 +371,11 @@ class SagaStep(Step[E_contra]):
         self,
         compensate: Callable[[Any], object],
         value: object,
-        name: str | None,
-        key: str | None,
+        options: StepOptions,
         retry: RetryPolicy,
     ) -> None:
+        # The step's own name and key, as given (a policy's name does not label the undo).
+        name, key = options.get("name"), options.get("key")
         if key is not None and any(undo.key == key for undo in self._undo):
             return  # the same keyed step again (a cache hit): its effect happened once
         label = name or key or f"step {len(self._undo) + 1}"

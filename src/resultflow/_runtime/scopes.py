@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar, cast, overload
 
 from resultflow._cancellation import cancel_and_wait
+from resultflow._runtime.options import build_spec
 from resultflow._runtime.pipeline import (
     AnyResult,
     RunState,
@@ -111,8 +112,6 @@ def _item_specs(
         names = [f"{name}[{index}]" for index in range(len(ops))]
     if not run.defaults:
         return [StepSpec(name=label) for label in names]
-    from resultflow._runtime.step import build_spec  # step builds on this module
-
     try:
         return [build_spec(run, op, name=label) for op, label in zip(ops, names, strict=True)]
     except BaseException:

@@ -8,30 +8,20 @@ it is rejected by mypy and pyright, because `Step` is contravariant in `E`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Literal,
-    NoReturn,
-    TypeAlias,
-    TypeVar,
-    cast,
-    overload,
-)
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeAlias, TypeVar, cast, overload
+
+from typing_extensions import Unpack
 
 from resultflow._runtime.conditional import ConditionalSteps
-from resultflow._runtime.pipeline import AnyResult, RunState, StepOp, StepSpec, spec_from_policy
+from resultflow._runtime.options import StepOptions, StepOptionsWithoutRetry, build_spec
+from resultflow._runtime.pipeline import AnyResult, StepOp
 from resultflow._runtime.scopes import ConcurrentSteps
-from resultflow._runtime.step_ops import ErrorMapping, discard, is_bare_awaitable
+from resultflow._runtime.step_ops import ErrorMapping
 from resultflow.reliability._timeout import Timeout
 from resultflow.result import Err, Ok
 
 if TYPE_CHECKING:
     from returns.result import Result as ReturnsResult
-
-    from resultflow.reliability._guard import Guard
-    from resultflow.reliability._policies import Policy
-    from resultflow.reliability._retry import RetryPolicy
 
 __all__ = ["Step", "StepOp"]
 
@@ -55,132 +45,85 @@ class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
 
     # -- the step itself ------------------------------------------------------------
     @overload
-    async def __call__(
-        self,
-        op: Ok[T] | Err[E_contra],
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
-    ) -> T: ...
+    async def __call__(self, op: Ok[T] | Err[E_contra], **options: Unpack[StepOptions]) -> T: ...
 
     @overload
     async def __call__(
         self,
         op: Callable[[], Awaitable[Ok[T] | Err[E_contra]]],
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     @overload
     async def __call__(
-        self,
-        op: Callable[[], Ok[T] | Err[E_contra]],
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
+        self, op: Callable[[], Ok[T] | Err[E_contra]], **options: Unpack[StepOptions]
     ) -> T: ...
 
     @overload
     async def __call__(
-        self,
-        op: Awaitable[Ok[T] | Err[E_contra]],
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
+        self, op: Awaitable[Ok[T] | Err[E_contra]], **options: Unpack[StepOptionsWithoutRetry]
     ) -> T: ...
 
     @overload
     async def __call__(
         self,
         op: ReturnsResult[T, E_contra] | Callable[[], ReturnsResult[T, E_contra]],
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
-    async def __call__(
-        self,
-        op: object,
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
-        policy: Policy | None = None,
-        breaker: Guard | None = None,
-        limiter: Guard | None = None,
-        ttl: float | None = None,
-        description: str | None = None,
-    ) -> object:
+    async def __call__(self, op: object, **options: Unpack[StepOptions]) -> object:
+        """Run `op` as a step: return its Ok value, or end the body with its Err.
+
+        Args:
+            op: A `Result`, an awaitable of one, or a zero-argument callable returning
+                either (sync or async); a `returns` Result works too. Only a callable
+                can be retried or skipped by a cache hit without being created.
+            **options: The step options (`StepOptions`), all keyword-only and None by
+                default: `key`, `name`, `retry`, `timeout`, `policy`, `breaker`,
+                `limiter`, `ttl`, `description`; see the keyword arguments below.
+
+        Keyword Args:
+            key (str | None): Cache and resume key. With a cache, a second step with
+                the same key in a run is a cache hit; a keyed step emits
+                `step_complete`.
+            name (str | None): The step's name in events, errors and devtools.
+            retry (int | RetryPolicy | None): Attempts (an int) or a `RetryPolicy`;
+                `op` must then be a callable.
+            timeout (float | Timeout | None): Seconds or a `Timeout`. On expiry the op
+                is cancelled and the step is `Err(StepTimeout)`.
+            policy (Policy | None): A `Policy` (retry, timeout, guards, name, key).
+                The explicit options win over it; it wins over the run's `policies=`.
+            breaker (Guard | None): A circuit breaker every attempt runs through.
+            limiter (Guard | None): A rate or concurrency limiter every attempt runs
+                through (outside the breaker).
+            ttl (float | None): Seconds a keyed step's cached result stays valid.
+            description (str | None): Free text about the step, for people reading
+                its events.
+
+        Returns:
+            The Ok value of `op`.
+
+        Raises:
+            TypeError: `retry` with a bare awaitable (it can be awaited only once), or
+                an unknown option. Everything `op` raises becomes an `UnexpectedError`
+                Err that ends the run instead.
+        """
         run = self._run
-        unwrapped = (
-            retry is None
-            and timeout is None
-            and policy is None
-            and breaker is None
-            and limiter is None
-            and not run.defaults
-        )
-        if unwrapped and key is None and run.plain:
-            # Fast path: nothing observes or wraps this step.
-            kind = type(op)
-            result = (
-                cast("AnyResult", op) if kind is Ok or kind is Err else await run.once(op, name)
-            )
-            if type(result) is Ok:
-                return result.value
-            raise run.exit(result)
-        if unwrapped:  # observed or keyed, but no reliability options to resolve
-            return self._unwrap(await run.execute(op, StepSpec(key, name, None, None, (), ttl)))
-        spec = self._spec(
-            op,
-            key=key,
-            name=name,
-            retry=retry,
-            timeout=timeout,
-            policy=policy,
-            breaker=breaker,
-            limiter=limiter,
-            ttl=ttl,
-            description=description,
-        )
-        return self._unwrap(await run.execute(op, spec))
+        if options:
+            spec = build_spec(run, op, **options)
+            if not (run.plain and spec.plain and spec.key is None):
+                return self._unwrap(await run.execute(op, spec))
+            name = spec.name
+        elif run.plain:
+            name = None
+        else:
+            return self._unwrap(await run.execute(op, build_spec(run, op)))
+        # Fast path: nothing observes, keys or wraps this step.
+        kind = type(op)
+        result = cast("AnyResult", op) if kind is Ok or kind is Err else await run.once(op, name)
+        if type(result) is Ok:
+            return result.value
+        raise run.exit(result)
 
     # -- variants -------------------------------------------------------------------
     @overload
@@ -189,10 +132,7 @@ class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
         fn: Callable[[], Awaitable[T]],
         *,
         error: E_contra,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     @overload
@@ -201,22 +141,12 @@ class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
         fn: Callable[[], Awaitable[T]],
         *,
         on_error: Callable[[Exception], E_contra],
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     @overload
     async def try_(
-        self,
-        fn: Callable[[], T],
-        *,
-        error: E_contra,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
+        self, fn: Callable[[], T], *, error: E_contra, **options: Unpack[StepOptions]
     ) -> T: ...
 
     @overload
@@ -225,10 +155,7 @@ class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
         fn: Callable[[], T],
         *,
         on_error: Callable[[Exception], E_contra],
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
+        **options: Unpack[StepOptions],
     ) -> T: ...
 
     async def try_(
@@ -237,37 +164,31 @@ class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
         *,
         error: object = None,
         on_error: Callable[[Exception], object] | None = None,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
+        **options: Unpack[StepOptions],
     ) -> object:
-        """Run a function that raises: its exceptions become `Err(error)` / `Err(on_error(exc))`."""
+        """Run a function that raises: its exceptions become `Err(error)` / `Err(on_error(exc))`.
+
+        Takes the step options of `step(...)`.
+        """
         if not callable(fn):
             raise TypeError("step.try_ needs a zero-argument callable")
         mapper: Callable[[Exception], object] = on_error or (lambda _exc: error)
         op: Any = _raising_op(fn, mapper)
-        return await self(
-            op,
-            key=key,
-            name=name,
-            retry=retry,
-            timeout=timeout,
-        )
+        return await self(op, **options)
 
     async def from_result(
         self,
         fn: StepOp[T, F],
         *,
         on_error: Callable[[F], E_contra],
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        timeout: float | Timeout | None = None,
+        **options: Unpack[StepOptions],
     ) -> T:
-        """Run a Result-returning op and map its error into the body's error union."""
+        """Run a Result-returning op and map its error into the body's error union.
+
+        Takes the step options of `step(...)`.
+        """
         op: Any = ErrorMapping(fn, cast("Callable[[object], object]", on_error))
-        value: T = await self(op, key=key, name=name, retry=retry, timeout=timeout)
+        value: T = await self(op, **options)
         return value
 
     async def retry(
@@ -280,11 +201,12 @@ class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
         max_delay: float = 30.0,
         jitter: bool | float = True,
         retry_on: Callable[[object], bool] | None = None,
-        key: str | None = None,
-        name: str | None = None,
-        timeout: float | Timeout | None = None,
+        **options: Unpack[StepOptionsWithoutRetry],
     ) -> T:
-        """Shorthand for `step(fn, retry=RetryPolicy(attempts, backoff, ...))`."""
+        """Shorthand for `step(fn, retry=RetryPolicy(attempts, backoff, ...))`.
+
+        Takes the other step options of `step(...)`.
+        """
         from resultflow.reliability._retry import RetryPolicy
 
         policy = RetryPolicy(
@@ -295,7 +217,7 @@ class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
             jitter=jitter,
             retry_on=retry_on,
         )
-        return await self(fn, retry=policy, key=key, name=name, timeout=timeout)
+        return await self(fn, retry=policy, **options)
 
     async def timeout(
         self,
@@ -323,98 +245,6 @@ class Step(ConcurrentSteps[E_contra], ConditionalSteps[E_contra]):
             return Ok(None)
 
         await self(sleeping, key=key, name=name)
-
-    # -- internals ------------------------------------------------------------------------
-    def _spec(
-        self,
-        op: object,
-        *,
-        key: str | None,
-        name: str | None,
-        retry: int | RetryPolicy | None,
-        timeout: float | Timeout | None,
-        policy: Policy | None,
-        breaker: Guard | None,
-        limiter: Guard | None,
-        ttl: float | None,
-        description: str | None,
-    ) -> StepSpec:
-        return build_spec(
-            self._run,
-            op,
-            key=key,
-            name=name,
-            retry=retry,
-            timeout=timeout,
-            policy=policy,
-            breaker=breaker,
-            limiter=limiter,
-            ttl=ttl,
-            description=description,
-        )
-
-
-def build_spec(
-    run: RunState,
-    op: object,
-    *,
-    key: str | None = None,
-    name: str | None = None,
-    retry: int | RetryPolicy | None = None,
-    timeout: float | Timeout | None = None,
-    policy: Policy | None = None,
-    breaker: Guard | None = None,
-    limiter: Guard | None = None,
-    ttl: float | None = None,
-    description: str | None = None,
-) -> StepSpec:
-    """Resolve run defaults, the step's policy and its explicit options into a `StepSpec`."""
-    if (
-        retry is None
-        and timeout is None
-        and policy is None
-        and breaker is None
-        and limiter is None
-        and not run.defaults
-    ):
-        return StepSpec(key=key, name=name, ttl=ttl, description=description)
-    if policy is None and not run.defaults:
-        retry_policy = None
-        if retry is not None:
-            from resultflow.reliability._retry import RetryPolicy
-
-            retry_policy = RetryPolicy.coerce(retry)
-        spec = StepSpec(
-            key=key,
-            name=name,
-            retry=retry_policy,
-            timeout=None if timeout is None else Timeout.coerce(timeout),
-            guards=tuple(g for g in (limiter, breaker) if g is not None),
-            ttl=ttl,
-            description=description,
-        )
-    else:
-        from resultflow.reliability._policies import resolve_step_options
-
-        resolved = resolve_step_options(
-            run.defaults,
-            policy,
-            key=key,
-            name=name,
-            retry=retry,
-            timeout=timeout,
-            breaker=breaker,
-            limiter=limiter,
-        )
-        spec = spec_from_policy(resolved, ttl=ttl, description=description)
-    if spec.retry is not None and is_bare_awaitable(op):
-        discard(op)
-        raise TypeError(
-            "a step with retry= needs a zero-argument callable that creates the operation "
-            "anew for each attempt (e.g. `lambda: fetch(id)`), not an awaitable that can "
-            "only be awaited once"
-        )
-    return spec
 
 
 def _raising_op(
