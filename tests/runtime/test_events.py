@@ -196,14 +196,13 @@ async def test_a_raising_listener_never_breaks_the_run_and_warns_once(
 
 
 async def test_no_events_are_built_without_a_listener(monkeypatch: pytest.MonkeyPatch) -> None:
-    import resultflow._runtime.pipeline as pipeline
+    import resultflow._runtime.lifecycle as lifecycle
 
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("an event was built with nobody listening")
 
-    monkeypatch.setattr(pipeline, "StepStarted", forbidden)
-    monkeypatch.setattr(pipeline, "StepSucceeded", forbidden)
-    monkeypatch.setattr(pipeline, "StepCompleted", forbidden)
+    for event in ("StepStarted", "StepSucceeded", "StepCompleted", "StepRetrying", "StepCacheMiss"):
+        monkeypatch.setattr(lifecycle, event, forbidden)
 
     async def body(step: Step[str]) -> int:
         await step(lambda: Ok(1), key="k", retry=2)

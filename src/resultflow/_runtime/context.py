@@ -7,7 +7,6 @@ approvals) emit events correlated with the run through `emit`.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -34,7 +33,9 @@ class RunContext:
         "clock",
         "context",
         "name",
+        "now",
         "on_event",
+        "synchronous",
         "workflow_id",
     )
 
@@ -50,10 +51,15 @@ class RunContext:
         self.workflow_id = workflow_id
         self.context = context
         self.clock = clock
+        # The clock's wall time, for event timestamps: its bound method, stored so that
+        # an event's timestamp costs one call.
+        self.now: Callable[[], float] = clock.now
         self.on_event = on_event
         self.name = name
         self._step_ids = itertools.count(1)
         self._listener_warned = False
+        # True under run_sync: nothing can await an async listener's work there.
+        self.synchronous = False
 
     @property
     def listening(self) -> bool:
@@ -64,10 +70,6 @@ class RunContext:
         """A step id unique within this run (`"s1"`, `"s2"`, ...)."""
         return f"s{next(self._step_ids)}"
 
-    def now(self) -> float:
-        """The clock's wall time, for event timestamps."""
-        return self.clock.now()
-
     async def emit(self, event: WorkflowEvent) -> None:
         """Send `event` to the listener; a listener that raises is logged once per run."""
         pending = self.notify(event)
@@ -77,8 +79,10 @@ class RunContext:
     def notify(self, event: WorkflowEvent) -> Awaitable[None] | None:
         """Call the listener now; return what is left to await when it is async, else None.
 
-        The hot path of observed steps uses it to skip creating a coroutine for a
-        synchronous listener. A listener that raises is logged once per run.
+        The lifecycle calls it for every event and awaits only what it returns, so a
+        synchronous listener costs no coroutine. Under `run_sync` it never returns
+        anything: an async listener's awaitable is closed and reported instead. A
+        listener that raises is logged once per run.
         """
         sink = self.on_event
         if sink is None:
@@ -89,7 +93,12 @@ class RunContext:
             self._warn_listener(exc)
             return None
         if outcome is not None and hasattr(outcome, "__await__"):
-            return self._finish(outcome)
+            if not self.synchronous:
+                return self._finish(outcome)
+            close = getattr(outcome, "close", None)
+            if callable(close):
+                close()
+            self._warn_listener(TypeError("run_sync needs a synchronous on_event listener"))
         return None
 
     async def _finish(self, outcome: Awaitable[None]) -> None:
@@ -99,19 +108,13 @@ class RunContext:
             self._warn_listener(exc)
 
     def emit_sync(self, event: WorkflowEvent) -> None:
-        """Send `event` to a synchronous listener (used by `run_sync`)."""
-        sink = self.on_event
-        if sink is None:
-            return
-        try:
-            outcome = sink(event, self.context)
-            if inspect.isawaitable(outcome):
-                close = getattr(outcome, "close", None)
-                if callable(close):
-                    close()
-                raise TypeError("run_sync needs a synchronous on_event listener")
-        except Exception as exc:
-            self._warn_listener(exc)
+        """Send `event` to a synchronous listener (an async one is closed and reported)."""
+        pending = self.notify(event)
+        if pending is not None:  # only outside run_sync: an async listener's coroutine
+            close = getattr(pending, "close", None)
+            if callable(close):
+                close()
+            self._warn_listener(TypeError("emit_sync needs a synchronous on_event listener"))
 
     def _warn_listener(self, exc: Exception) -> None:
         if not self._listener_warned:

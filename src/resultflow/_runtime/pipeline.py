@@ -1,45 +1,29 @@
-"""The step pipeline: how one step executes inside a run.
+"""What a run's steps share: `RunState`, `StepSpec`, and running an op once.
 
-For every step the pipeline does, in this order: cache lookup (keyed steps only),
-the `on_before_step` hook, `step_start`, the attempts, `step_success` /
-`step_error`, then for keyed steps the cache write, `step_complete` and the
-`on_after_step` hook. Each attempt runs through the step's guards (limiter outermost,
-then breaker) and its per-attempt timeout; retries wrap the attempts, and a
-whole-step timeout wraps the retries. Events are only built when a listener exists.
+The order of what happens to a step (cache lookup, `on_before_step`, `step_start`,
+the attempts under guards, retries and timeouts, `step_success` / `step_error`, the
+cache write, `step_complete`, `on_after_step`) is written once, in
+`_runtime.lifecycle.step_flow`; `RunState.execute` runs it under the run's `Driver`
+(the async or the sync one, from `_runtime.drivers`). Events are only built when a
+listener exists.
 """
 
 from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar, cast
 
 from resultflow._runtime.context import RunContext
 from resultflow._runtime.short_circuit import StepExit
 from resultflow._runtime.step_ops import discard
-from resultflow.cache import AnyStepCache, CacheEntry
-from resultflow.errors import StepTimeout, UnexpectedError
-from resultflow.events import (
-    HookAfterStep,
-    HookAfterStepError,
-    HookBeforeStepError,
-    StepAborted,
-    StepCacheHit,
-    StepCacheMiss,
-    StepCompleted,
-    StepFailed,
-    StepRetriesExhausted,
-    StepRetrying,
-    StepStarted,
-    StepSucceeded,
-    StepTimedOut,
-    WorkflowEvent,
-)
+from resultflow.cache import AnyStepCache
+from resultflow.errors import UnexpectedError
 from resultflow.reliability._guard import Guard
-from resultflow.reliability._timeout import EXPIRED, Timeout, within
+from resultflow.reliability._timeout import Expired, Timeout
 from resultflow.result import Err, Ok
 
 if TYPE_CHECKING:
@@ -48,12 +32,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AnyResult",
+    "Driver",
+    "RunBody",
     "RunState",
     "StepBase",
     "StepInfo",
     "StepInterceptor",
     "StepOp",
     "StepSpec",
+    "current_scope",
     "discard",
 ]
 
@@ -85,12 +72,6 @@ StepOp: TypeAlias = (
 """What a step accepts: a Result, an awaitable of one, or a zero-argument callable."""
 
 
-# (run token, id) of the innermost scope, or observed step, around the current task.
-current_scope: ContextVar[tuple[object, str] | None] = ContextVar(
-    "resultflow_current_scope", default=None
-)
-
-
 @dataclass(frozen=True, slots=True)
 class StepInfo:
     """What `on_before_step` is told about the step about to execute."""
@@ -98,6 +79,78 @@ class StepInfo:
     step_id: str
     name: str | None
     key: str | None
+
+
+# (run token, id) of the innermost scope, or observed step, around the current task.
+current_scope: ContextVar[tuple[object, str] | None] = ContextVar(
+    "resultflow_current_scope", default=None
+)
+
+
+class RunBody:
+    """The body of a run and what it is called with: `body(step, *args, **kwargs)`."""
+
+    __slots__ = ("args", "body", "kwargs", "step", "timeout")
+
+    def __init__(
+        self,
+        body: Callable[..., object],
+        step: object,
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+        timeout: float | None = None,
+    ) -> None:
+        self.body = body
+        self.step = step
+        self.args = args
+        self.kwargs = kwargs
+        self.timeout = timeout
+
+    def call(self) -> object:
+        """Call the body (under `run`, this gives its coroutine)."""
+        return self.body(self.step, *self.args, **self.kwargs)
+
+
+class Driver(Protocol):
+    """What a lifecycle asks of the outside world; `_runtime.drivers` has the two drivers.
+
+    `_runtime.lifecycle` says what each answer means and how a third driver (durable
+    replay) answers `execute` from a checkpoint.
+    """
+
+    def step(self, op: object, spec: StepSpec) -> Coroutine[Any, Any, AnyResult]:
+        """The lifecycle of one step under this driver (`lifecycle.step_flow`)."""
+        ...
+
+    def execute(
+        self, op: object, spec: StepSpec, step_id: str, parent_id: str | None
+    ) -> Awaitable[AnyResult]:
+        """The step's Result: its op run with guards, retries and timeouts, or from elsewhere."""
+        ...
+
+    def attempt(
+        self, op: object, spec: StepSpec, label: str, seconds: float | None
+    ) -> Awaitable[tuple[AnyResult, bool]]:
+        """One try of the op (guards, then a timeout of `seconds`); True if it timed out."""
+        ...
+
+    def wait(self, awaitable: Awaitable[object], what: str) -> Awaitable[Any]:
+        """The value of an awaitable that user code (`what`) returned."""
+        ...
+
+    def sleep(self, seconds: float) -> Awaitable[None]:
+        """Wait through the run's clock."""
+        ...
+
+    def bounded(
+        self, seconds: float, flow: Coroutine[Any, Any, AnyResult]
+    ) -> Awaitable[AnyResult | Expired]:
+        """`flow`'s Result, or `EXPIRED` when `seconds` passed first (`flow` cancelled)."""
+        ...
+
+    def run_body(self, body: RunBody) -> Awaitable[AnyResult]:
+        """Call the body: `Ok(its value)`, or `Err(WorkflowTimeout)`; raises what it raises."""
+        ...
 
 
 class StepSpec:
@@ -164,6 +217,8 @@ class RunState:
         "catch_unexpected",
         "ctx",
         "defaults",
+        "driver",
+        "execute",
         "interceptor",
         "mapper_failure",
         "on_after_step",
@@ -176,6 +231,7 @@ class RunState:
         self,
         ctx: RunContext,
         *,
+        driver: Callable[[RunState], Driver],
         cache: AnyStepCache | None = None,
         on_after_step: AfterStepHook | None = None,
         on_before_step: BeforeStepHook | None = None,
@@ -189,6 +245,14 @@ class RunState:
         self.defaults = defaults
         self.catch_unexpected = catch_unexpected
         self.token = object()
+        # What the lifecycle asks of the outside world: the async or the sync driver.
+        self.driver: Driver = driver(self)
+        # `execute(op, spec)` runs one step through its lifecycle under this driver and
+        # gives the awaitable of its Result (await it; under run_sync, `complete` it).
+        # The driver's bound method itself, so a step pays one call for it.
+        self.execute: Callable[[object, StepSpec], Coroutine[Any, Any, AnyResult]] = (
+            self.driver.step
+        )
         self.interceptor: StepInterceptor | None = None
         # What the catch_unexpected mapper raised, once it has: that exception must
         # leave the run as it is, never be fed back to the mapper.
@@ -260,299 +324,23 @@ class RunState:
         )
         return self.unexpected(problem, label)
 
-    # -- the full pipeline ------------------------------------------------------------
-    async def execute(self, op: object, spec: StepSpec) -> AnyResult:
-        """Run one step through cache, hooks, events, guards, timeouts and retries."""
-        ctx = self.ctx
-        listening = ctx.on_event is not None
-        step_id = ctx.new_step_id()
-        key = spec.key
-        name = spec.name
-        parent_id = self.parent_id() if listening else None
-        if key is not None and self.cache is not None:
-            entry = await self._cache_get(key)
-            if entry is not None:
-                discard(op)
-                if listening:
-                    await ctx.emit(StepCacheHit(**self.step_fields(step_id, name, key, parent_id)))
-                return entry.result
-            if listening:
-                await ctx.emit(StepCacheMiss(**self.step_fields(step_id, name, key, parent_id)))
-        if self.on_before_step is not None:
-            await self._before_step(op, StepInfo(step_id, name, key))
-        fields = self.step_fields(step_id, name, key, parent_id) if listening else None
-        if fields is not None:
-            pending = ctx.notify(StepStarted(**fields))
-            if pending is not None:
-                await pending
-        clock = ctx.clock
-        started = clock.monotonic()
-        # While observed, steps and scopes started inside this step's op are its children.
-        inner = current_scope.set((self.token, step_id)) if fields is not None else None
+    def once_sync(self, op: object, label: str | None) -> AnyResult:
+        """`once` for `run_sync`: an op that gives an awaitable is a bug (closed, reported)."""
         try:
-            if spec.plain and self.interceptor is None:
-                result = await self.once(op, spec.name or key or step_id)
-            else:
-                result = await self._attempts(op, spec, step_id, parent_id)
-        except BaseException as exc:
-            # The step ends without a result: cancelled, or a step nested in its op
-            # exited the body (StepExit). Either way its step_start gets an ending.
-            if listening and not isinstance(exc, GeneratorExit):
-                reason = "a nested step exited the run" if isinstance(exc, StepExit) else None
-                await ctx.emit(
-                    StepAborted(
-                        **self.step_fields(step_id, name, key, parent_id),
-                        reason=reason or type(exc).__name__,
-                    )
-                )
-            raise
-        finally:
-            if inner is not None:
-                current_scope.reset(inner)
-        duration = clock.monotonic() - started
-        if fields is not None:
-            fields["ts"] = ctx.now()
-            if type(result) is Ok:
-                ended: WorkflowEvent = StepSucceeded(
-                    **fields, value=result.value, duration_s=duration
-                )
-            else:
-                ended = StepFailed(**fields, error=result.error, duration_s=duration)
-            pending = ctx.notify(ended)
-            if pending is not None:
-                await pending
-        if key is not None:
-            await self._complete(key, result, spec, step_id, parent_id, duration)
-        return result
-
-    async def _attempts(
-        self, op: object, spec: StepSpec, step_id: str, parent_id: str | None
-    ) -> AnyResult:
-        interceptor = self.interceptor
-        if interceptor is not None:
-
-            async def proceed() -> AnyResult:
-                return await self._execute_attempts(op, spec, step_id, parent_id)
-
-            return await interceptor(StepInfo(step_id, spec.name, spec.key), op, proceed)
-        return await self._execute_attempts(op, spec, step_id, parent_id)
-
-    async def _execute_attempts(
-        self, op: object, spec: StepSpec, step_id: str, parent_id: str | None
-    ) -> AnyResult:
-        label = spec.name or spec.key or step_id
-        if spec.plain:
-            return await self.once(op, label)
-        timeout = spec.timeout
-        if timeout is not None and not timeout.per_attempt:
-            outcome = await within(
-                self.ctx.clock,
-                timeout.seconds,
-                self._retry_loop(op, spec, None, step_id, parent_id),
-            )
-            if outcome is EXPIRED:
-                return await self._timed_out(label, timeout.seconds, 0, step_id, spec, parent_id)
-            return outcome  # type: ignore[return-value]
-        return await self._retry_loop(op, spec, timeout, step_id, parent_id)
-
-    async def _retry_loop(
-        self,
-        op: object,
-        spec: StepSpec,
-        per_attempt: Timeout | None,
-        step_id: str,
-        parent_id: str | None,
-    ) -> AnyResult:
-        clock = self.ctx.clock
-        first_started = clock.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            result = await self._guarded_attempt(op, spec, per_attempt, attempt, step_id, parent_id)
-            delay, event = self.plan_retry(spec, result, attempt, first_started, step_id, parent_id)
-            if event is not None:
-                await self.ctx.emit(event)
-            if delay is None:
-                return result
-            await clock.sleep(delay)
-
-    def plan_retry(
-        self,
-        spec: StepSpec,
-        result: AnyResult,
-        attempt: int,
-        first_started: float,
-        step_id: str,
-        parent_id: str | None,
-    ) -> tuple[float | None, StepRetrying | StepRetriesExhausted | None]:
-        """After attempt number `attempt`: the delay before the next (None: stop) and the event.
-
-        Shared by the async and sync pipelines; the event is only built when listening.
-        """
-        retry = spec.retry
-        if type(result) is Ok or retry is None:
-            return None, None
-        error = result.error
-        if not retry.should_retry(error):
-            return None, None
-        delay = retry.next_delay(attempt, self.ctx.clock.monotonic() - first_started, error)
-        if self.ctx.on_event is None:
-            return delay, None
-        fields = self.step_fields(step_id, spec.name, spec.key, parent_id)
-        if delay is None:
-            return None, StepRetriesExhausted(**fields, attempts=attempt, error=error)
-        return delay, StepRetrying(**fields, attempt=attempt + 1, delay_s=delay, error=error)
-
-    def completion_meta(self, step_id: str, spec: StepSpec, duration: float) -> dict[str, object]:
-        """The JSON-safe metadata stored with a keyed step's result."""
-        return {
-            "step_id": step_id,
-            "name": spec.name,
-            "duration_s": duration,
-            "completed_at": self.ctx.now(),
-        }
-
-    async def _guarded_attempt(
-        self,
-        op: object,
-        spec: StepSpec,
-        per_attempt: Timeout | None,
-        attempt: int,
-        step_id: str,
-        parent_id: str | None,
-    ) -> AnyResult:
-        label = spec.name or spec.key or step_id
-
-        async def timed() -> AnyResult:
-            if per_attempt is None:
-                return await self.once(op, label)
-            outcome = await within(self.ctx.clock, per_attempt.seconds, self.once(op, label))
-            if outcome is EXPIRED:
-                return await self._timed_out(
-                    label, per_attempt.seconds, attempt, step_id, spec, parent_id
-                )
-            return outcome  # type: ignore[return-value]
-
-        call: Callable[[], Awaitable[AnyResult]] = timed
-        for guard in reversed(spec.guards):
-            call = _through(guard, call)
-        return await call()
-
-    async def _timed_out(
-        self,
-        label: str,
-        seconds: float,
-        attempt: int,
-        step_id: str,
-        spec: StepSpec,
-        parent_id: str | None,
-    ) -> AnyResult:
-        if self.ctx.on_event is not None:
-            await self.ctx.emit(
-                StepTimedOut(
-                    **self.step_fields(step_id, spec.name, spec.key, parent_id),
-                    seconds=seconds,
-                    attempt=max(attempt, 1),
-                )
-            )
-        return Err(StepTimeout(name=label, seconds=seconds))
-
-    # -- hooks and cache --------------------------------------------------------------
-    async def _before_step(self, op: object, info: StepInfo) -> None:
-        hook = self.on_before_step
-        assert hook is not None
-        clock = self.ctx.clock
-        started = clock.monotonic()
-        try:
-            outcome = hook(info, self.ctx.context)
-            if inspect.isawaitable(outcome):
-                await outcome
+            value: object = op() if callable(op) else op
         except Exception as exc:
-            discard(op)
-            if self.ctx.on_event is not None:
-                await self.ctx.emit(
-                    HookBeforeStepError(
-                        workflow_id=self.ctx.workflow_id,
-                        ts=self.ctx.now(),
-                        context=self.ctx.context,
-                        step_id=info.step_id,
-                        duration_s=clock.monotonic() - started,
-                        error=exc,
-                    )
-                )
-            raise self.exit(self.unexpected(exc, "on_before_step")) from exc
+            return self.unexpected(exc, label)
+        kind = type(value)
+        if kind is Ok or kind is Err:
+            return value  # type: ignore[return-value]
+        if inspect.isawaitable(value):
+            if inspect.iscoroutine(value):
+                value.close()
+            problem = TypeError(f"step {label!r} returned an awaitable; run_sync needs sync ops")
+            return self.unexpected(problem, label)
+        return self.to_result(value, label)
 
-    async def _complete(
-        self,
-        key: str,
-        result: AnyResult,
-        spec: StepSpec,
-        step_id: str,
-        parent_id: str | None,
-        duration: float,
-    ) -> None:
-        ctx = self.ctx
-        meta = self.completion_meta(step_id, spec, duration)
-        if self.cache is not None:
-            await self._cache_set(key, CacheEntry(result, meta), spec.ttl)
-        if ctx.on_event is not None:
-            await ctx.emit(
-                StepCompleted(
-                    **self.step_fields(step_id, spec.name, key, parent_id),
-                    result=result,
-                    meta=meta,
-                )
-            )
-        if self.on_after_step is not None:
-            await self._after_step(key, result)
-
-    async def _after_step(self, key: str, result: AnyResult) -> None:
-        hook = self.on_after_step
-        assert hook is not None
-        ctx = self.ctx
-        started = ctx.clock.monotonic()
-        try:
-            outcome: object = hook(key, result, ctx.workflow_id, ctx.context)
-            if inspect.isawaitable(outcome):
-                outcome = await outcome
-        except Exception as exc:
-            if ctx.on_event is not None:
-                await ctx.emit(
-                    HookAfterStepError(
-                        workflow_id=ctx.workflow_id,
-                        ts=ctx.now(),
-                        context=ctx.context,
-                        key=key,
-                        duration_s=ctx.clock.monotonic() - started,
-                        error=exc,
-                    )
-                )
-            raise self.exit(self.unexpected(exc, "on_after_step")) from exc
-        if ctx.on_event is not None:
-            await ctx.emit(
-                HookAfterStep(
-                    workflow_id=ctx.workflow_id,
-                    ts=ctx.now(),
-                    context=ctx.context,
-                    key=key,
-                    duration_s=ctx.clock.monotonic() - started,
-                    result=outcome,
-                )
-            )
-
-    async def _cache_get(self, key: str) -> CacheEntry | None:
-        assert self.cache is not None
-        found: object = self.cache.get(key)
-        if inspect.isawaitable(found):
-            found = await found
-        return found if isinstance(found, CacheEntry) else None
-
-    async def _cache_set(self, key: str, entry: CacheEntry, ttl: float | None) -> None:
-        assert self.cache is not None
-        done: object = self.cache.set(key, entry, ttl)
-        if inspect.isawaitable(done):
-            await done
-
+    # -- the lifecycle ----------------------------------------------------------------
     def step_fields(
         self, step_id: str, name: str | None, key: str | None, parent_id: str | None
     ) -> dict[str, Any]:
@@ -576,15 +364,6 @@ def _holds(exc: BaseException, target: BaseException) -> bool:
         group = cast("BaseExceptionGroup[BaseException]", exc)
         return group.subgroup(lambda inner: inner is target) is not None
     return False
-
-
-def _through(
-    guard: Guard, call: Callable[[], Awaitable[AnyResult]]
-) -> Callable[[], Awaitable[AnyResult]]:
-    async def guarded() -> AnyResult:
-        return await guard.call_result(call)
-
-    return guarded
 
 
 class StepBase(Generic[E_contra]):

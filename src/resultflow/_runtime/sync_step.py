@@ -1,14 +1,13 @@
-"""`SyncStep[E]`: the step runner of a synchronous body, and its step pipeline.
+"""`SyncStep[E]`: the step runner of a synchronous body.
 
-The twin of `Step` for `run_sync`: the same order of cache lookup, hooks, events,
-retries (sleeping through `clock.sleep_sync`) and completion as the async pipeline,
-sharing its retry plan and completion record. The concurrent and timeout variants exist
-only on the async `Step`.
+The twin of `Step` for `run_sync`. Its steps go through the same lifecycle as the async
+steps (`_runtime.lifecycle.step_flow`), driven by the sync driver: the same cache
+lookup, hooks, events, retries (sleeping through `clock.sleep_sync`) and completion,
+in the same order. The concurrent and timeout variants exist only on the async `Step`.
 """
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Callable
 from typing import (
@@ -22,21 +21,8 @@ from typing import (
     overload,
 )
 
-from resultflow._runtime.pipeline import AnyResult, RunState, StepBase, StepInfo, StepSpec
-from resultflow._runtime.short_circuit import StepExit
-from resultflow.cache import AnyStepCache, CacheEntry
-from resultflow.events import (
-    HookAfterStep,
-    HookAfterStepError,
-    HookBeforeStepError,
-    StepAborted,
-    StepCacheHit,
-    StepCacheMiss,
-    StepCompleted,
-    StepFailed,
-    StepStarted,
-    StepSucceeded,
-)
+from resultflow._runtime.drivers import complete
+from resultflow._runtime.pipeline import AnyResult, StepBase, StepSpec
 from resultflow.result import Err, Ok
 
 if TYPE_CHECKING:
@@ -44,7 +30,7 @@ if TYPE_CHECKING:
 
     from resultflow.reliability._retry import RetryPolicy
 
-__all__ = ["SyncStep", "execute_sync", "require_sync"]
+__all__ = ["SyncStep"]
 
 T = TypeVar("T")
 F = TypeVar("F")
@@ -98,8 +84,13 @@ class SyncStep(StepBase[E_contra]):
             from resultflow.reliability._retry import RetryPolicy
 
             retry_policy = RetryPolicy.coerce(retry)
-        spec = StepSpec(key=key, name=name, retry=retry_policy, ttl=ttl)
-        result = execute_sync(run, op, spec)
+        if retry_policy is None and key is None and run.plain:
+            # Fast path: nothing observes this step and it has nothing to cache or retry,
+            # so its lifecycle is just running the op once.
+            result = run.once_sync(op, name)
+        else:
+            spec = StepSpec(key=key, name=name, retry=retry_policy, ttl=ttl)
+            result = complete(run.execute(op, spec))
         if type(result) is Ok:
             return result.value
         raise run.exit(result)
@@ -222,163 +213,3 @@ class SyncStep(StepBase[E_contra]):
     def fail(self, error: E_contra) -> NoReturn:
         """Exit the body now with `Err(error)`."""
         raise self._run.exit(Err(error))
-
-
-# -- the synchronous pipeline ------------------------------------------------------------
-def execute_sync(run: RunState, op: object, spec: StepSpec) -> AnyResult:
-    """Run one step synchronously: cache, hooks, events, retries."""
-    ctx = run.ctx
-    listening = ctx.on_event is not None
-    step_id = ctx.new_step_id()
-    key, name = spec.key, spec.name
-    fields = run.step_fields
-    cache = run.cache
-    if key is not None and cache is not None:
-        entry = _cache_get(cache, key)
-        if entry is not None:
-            if listening:
-                ctx.emit_sync(StepCacheHit(**fields(step_id, name, key, None)))
-            return entry.result
-        if listening:
-            ctx.emit_sync(StepCacheMiss(**fields(step_id, name, key, None)))
-    if run.on_before_step is not None:
-        _before_step(run, StepInfo(step_id, name, key))
-    if listening:
-        ctx.emit_sync(StepStarted(**fields(step_id, name, key, None)))
-    started = ctx.clock.monotonic()
-    try:
-        result = _attempts(run, op, spec, step_id)
-    except BaseException as exc:
-        if listening and not isinstance(exc, GeneratorExit):
-            reason = "a nested step exited the run" if isinstance(exc, StepExit) else None
-            ctx.emit_sync(
-                StepAborted(**fields(step_id, name, key, None), reason=reason or type(exc).__name__)
-            )
-        raise
-    duration = ctx.clock.monotonic() - started
-    if listening:
-        if type(result) is Ok:
-            ctx.emit_sync(
-                StepSucceeded(
-                    **fields(step_id, name, key, None), value=result.value, duration_s=duration
-                )
-            )
-        else:
-            ctx.emit_sync(
-                StepFailed(
-                    **fields(step_id, name, key, None), error=result.error, duration_s=duration
-                )
-            )
-    if key is not None:
-        _complete(run, key, result, spec, step_id, duration)
-    return result
-
-
-def _once(run: RunState, op: object, label: str | None) -> AnyResult:
-    try:
-        value: object = op() if callable(op) else op
-    except Exception as exc:
-        return run.unexpected(exc, label)
-    if inspect.isawaitable(value):
-        if inspect.iscoroutine(value):
-            value.close()
-        problem = TypeError(f"step {label!r} returned an awaitable; run_sync needs sync ops")
-        return run.unexpected(problem, label)
-    return run.to_result(value, label)
-
-
-def _attempts(run: RunState, op: object, spec: StepSpec, step_id: str) -> AnyResult:
-    label = spec.name or spec.key or step_id
-    clock = run.ctx.clock
-    first_started = clock.monotonic()
-    attempt = 0
-    while True:
-        attempt += 1
-        result = _once(run, op, label)
-        delay, event = run.plan_retry(spec, result, attempt, first_started, step_id, None)
-        if event is not None:
-            run.ctx.emit_sync(event)
-        if delay is None:
-            return result
-        clock.sleep_sync(delay)
-
-
-def _before_step(run: RunState, info: StepInfo) -> None:
-    hook = run.on_before_step
-    assert hook is not None
-    ctx = run.ctx
-    started = ctx.clock.monotonic()
-    try:
-        require_sync(hook(info, ctx.context), "on_before_step")
-    except Exception as exc:
-        if ctx.on_event is not None:
-            ctx.emit_sync(
-                HookBeforeStepError(
-                    workflow_id=ctx.workflow_id,
-                    ts=ctx.now(),
-                    context=ctx.context,
-                    step_id=info.step_id,
-                    duration_s=ctx.clock.monotonic() - started,
-                    error=exc,
-                )
-            )
-        raise run.exit(run.unexpected(exc, "on_before_step")) from exc
-
-
-def _complete(
-    run: RunState, key: str, result: AnyResult, spec: StepSpec, step_id: str, duration: float
-) -> None:
-    ctx = run.ctx
-    meta = run.completion_meta(step_id, spec, duration)
-    if run.cache is not None:
-        run.cache.set(key, CacheEntry(result, meta), spec.ttl)
-    if ctx.on_event is not None:
-        ctx.emit_sync(
-            StepCompleted(
-                **run.step_fields(step_id, spec.name, key, None),
-                result=result,
-                meta=meta,
-            )
-        )
-    hook = run.on_after_step
-    if hook is None:
-        return
-    started = ctx.clock.monotonic()
-    common: dict[str, Any] = {"workflow_id": ctx.workflow_id, "context": ctx.context, "key": key}
-    try:
-        outcome = require_sync(hook(key, result, ctx.workflow_id, ctx.context), "on_after_step")
-    except Exception as exc:
-        if ctx.on_event is not None:
-            ctx.emit_sync(
-                HookAfterStepError(
-                    **common, ts=ctx.now(), duration_s=ctx.clock.monotonic() - started, error=exc
-                )
-            )
-        raise run.exit(run.unexpected(exc, "on_after_step")) from exc
-    if ctx.on_event is not None:
-        ctx.emit_sync(
-            HookAfterStep(
-                **common, ts=ctx.now(), duration_s=ctx.clock.monotonic() - started, result=outcome
-            )
-        )
-
-
-def _cache_get(cache: AnyStepCache, key: str) -> CacheEntry | None:
-    found: object = cache.get(key)
-    if inspect.isawaitable(found):
-        if inspect.iscoroutine(found):
-            found.close()
-        raise TypeError("run_sync needs a synchronous StepCache (got an async one)")
-    return found if isinstance(found, CacheEntry) else None
-
-
-def require_sync(value: object, what: str) -> object:
-    """Return `value`, or raise TypeError if a hook of `run_sync` returned an awaitable.
-
-    A coroutine is closed first, so Python does not also warn that it was never awaited.
-    """
-    if inspect.isawaitable(value):
-        if inspect.iscoroutine(value):
-            value.close()
-        raise TypeError(f"run_sync needs a synchronous {what} (it returned an awaitable)")
-    return value

@@ -6,10 +6,12 @@ rule are tenacity's own objects (`wait_fixed`, `wait_incrementing`, `wait_expone
 tenacity `RetryCallState`, so a tenacity user's strategies behave here exactly as
 they do in tenacity.
 
-The runner consumes a policy through two questions, asked after an attempt fails:
-`should_retry(error)` (is this error worth another try?) and
-`next_delay(attempt, elapsed, error)` (how long to wait, or None to give up).
-`retry_call` / `retry_call_sync` answer them the same way outside a workflow.
+A policy answers two questions, asked after an attempt fails: `should_retry(error)`
+(is this error worth another try?) and `next_delay(attempt, elapsed, error)` (how long
+to wait, or None to give up). `retry_loop` asks them: it is the one retry loop, written
+as decisions (try an attempt, wait and try again, give up) that a driver carries out.
+A step's `retry=` (async and sync runs alike), `retry_call` and `retry_call_sync` all
+drive it, so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from __future__ import annotations
 import inspect
 import math
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias, TypeVar
+from typing import Literal, TypeAlias, TypeVar, cast
 
 import tenacity
 from tenacity.wait import wait_base
@@ -30,12 +32,17 @@ from resultflow.result import Err, Ok
 
 __all__ = [
     "Backoff",
+    "GiveUp",
     "OnRetry",
+    "RetryDecision",
     "RetryPolicy",
     "StopStrategy",
+    "TryAgain",
+    "TryAttempt",
     "WaitStrategy",
     "retry_call",
     "retry_call_sync",
+    "retry_loop",
 ]
 
 T = TypeVar("T")
@@ -83,6 +90,20 @@ class RetryPolicy:
     is, replacing `backoff`, `initial`, `multiplier`, `max_delay` and `jitter`) and
     `stop=` (a tenacity stop rule, replacing `attempts`), for example
     `RetryPolicy(wait=wait_fixed(2), stop=stop_after_delay(30))`.
+
+    Args:
+        attempts: Tries in all, the first included (>= 1).
+        backoff: How the delay grows: `"exponential"`, `"linear"` or `"fixed"`.
+        initial: The first delay, in seconds.
+        max_delay: The cap on every delay, jitter included, in seconds.
+        multiplier: The growth factor of exponential backoff (>= 1).
+        jitter: True for a uniform draw in `[0, delay]`, a fraction `j` for
+            `[delay * (1 - j), delay]`, False for exact delays.
+        retry_on: `retry_on(error) -> bool` picks the errors worth another try;
+            None retries every error.
+        retry_on_timeout: Whether a `StepTimeout` is retried.
+        wait: A tenacity wait replacing the built-in backoff.
+        stop: A tenacity stop rule replacing `attempts`.
     """
 
     attempts: int = 3
@@ -257,6 +278,77 @@ def _outcome(attempt: int, error: object) -> tenacity.Future:
     return tenacity.Future.construct(attempt, error, False)
 
 
+# -- the retry loop ----------------------------------------------------------------------
+class TryAttempt:
+    """Decision of the retry loop: run attempt number `number`; send back its Result."""
+
+    __slots__ = ("number",)
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+
+class TryAgain:
+    """Decision: the last attempt failed with `error`; wait `delay` s, then attempt `attempt`.
+
+    The driver announces it (a `step_retry` event, an `on_retry` callback) and sleeps
+    through its clock; it sends nothing back.
+    """
+
+    __slots__ = ("attempt", "delay", "error")
+
+    def __init__(self, attempt: int, delay: float, error: object) -> None:
+        self.attempt = attempt
+        self.delay = delay
+        self.error = error
+
+
+class GiveUp:
+    """Decision: the stop rule ended the retries after `attempts` tries failing with `error`.
+
+    Only when the policy ran out; an error the policy does not retry ends the loop
+    without it. The driver may announce it (`step_retries_exhausted`).
+    """
+
+    __slots__ = ("attempts", "error")
+
+    def __init__(self, attempts: int, error: object) -> None:
+        self.attempts = attempts
+        self.error = error
+
+
+RetryDecision: TypeAlias = TryAttempt | TryAgain | GiveUp
+"""What `retry_loop` asks its driver to do next."""
+
+
+def retry_loop(
+    policy: RetryPolicy, clock: Clock
+) -> Generator[RetryDecision, Ok[object] | Err[object] | None, Ok[object] | Err[object]]:
+    """The one retry loop, as decisions: steps, `retry_call` and `retry_call_sync` drive it.
+
+    It yields a `TryAttempt` and expects the attempt's Result sent back; after a failed
+    attempt it asks the policy and yields `TryAgain` (wait, then try again) or
+    `GiveUp`, and finally returns the Result to keep. Running an attempt, announcing a
+    retry and sleeping are the driver's: the async and sync drivers differ only there.
+    """
+    started = clock.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        result = yield TryAttempt(attempt)
+        assert result is not None, "the driver sends back the attempt's Result"
+        if type(result) is Ok:
+            return result
+        error = result.error
+        if not policy.should_retry(error):
+            return result
+        delay = policy.next_delay(attempt, clock.monotonic() - started, error)
+        if delay is None:
+            yield GiveUp(attempt, error)
+            return result
+        yield TryAgain(attempt + 1, delay, error)
+
+
 # -- standalone retries ------------------------------------------------------------------
 async def retry_call(
     fn: Callable[[], Awaitable[Ok[T] | Err[E]]],
@@ -268,29 +360,40 @@ async def retry_call(
 ) -> Ok[T] | Err[E | UnexpectedError]:
     """Call `fn` until it returns Ok or `policy` gives up; return the last result.
 
-    `fn` is a zero-argument callable returning an awaitable Result. An exception it
-    raises becomes `Err(UnexpectedError)` (with `step=name`) and is retried like any
-    Err unless `policy.retry_on` says no. Waits go through `clock` (real time by
-    default; a `TestClock` makes them instant). `on_retry(attempt, delay, error)` runs
-    before each wait; it may be sync or async.
+    An exception `fn` raises becomes `Err(UnexpectedError)` (with `step=name`) and is
+    retried like any Err unless `policy.retry_on` says no. It drives the same retry
+    loop as a step's `retry=` (`retry_loop`), so the two decide alike.
+
+    Args:
+        fn: A zero-argument callable returning an awaitable Result; called once per
+            attempt.
+        policy: A `RetryPolicy`, or an int meaning that many attempts with the default
+            backoff.
+        clock: The clock waits go through (real time by default; a `TestClock` makes
+            them instant).
+        on_retry: `on_retry(attempt, delay, error)`, called before each wait (sync or
+            async); `attempt` is the number of the attempt about to start.
+        name: The label given to an `UnexpectedError` made from a raised exception.
+
+    Returns:
+        The first Ok, or the Err of the last attempt.
     """
-    retry = RetryPolicy.coerce(policy)
-    clock = SYSTEM_CLOCK if clock is None else clock
-    start = clock.monotonic()
-    attempt = 1
+    loop = retry_loop(RetryPolicy.coerce(policy), SYSTEM_CLOCK if clock is None else clock)
+    answer: Ok[object] | Err[object] | None = None
     while True:
-        result = await _attempt_async(fn, name)
-        if isinstance(result, Ok):
-            return result
-        delay = _delay_after(retry, result.error, attempt, clock.monotonic() - start)
-        if delay is None:
-            return result
-        attempt += 1
-        if on_retry is not None:
-            outcome = on_retry(attempt, delay, result.error)
-            if inspect.isawaitable(outcome):
-                await outcome
-        await clock.sleep(delay)
+        try:
+            decision = loop.send(answer)
+        except StopIteration as stop:
+            return cast("Ok[T] | Err[E | UnexpectedError]", stop.value)
+        answer = None
+        if isinstance(decision, TryAttempt):
+            answer = await _attempt_async(fn, name)
+        elif isinstance(decision, TryAgain):
+            if on_retry is not None:
+                outcome = on_retry(decision.attempt, decision.delay, decision.error)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            await (SYSTEM_CLOCK if clock is None else clock).sleep(decision.delay)
 
 
 def retry_call_sync(
@@ -301,43 +404,45 @@ def retry_call_sync(
     on_retry: Callable[[int, float, object], None] | None = None,
     name: str | None = None,
 ) -> Ok[T] | Err[E | UnexpectedError]:
-    """The blocking twin of `retry_call`: `fn` returns a Result, waits block the thread."""
-    retry = RetryPolicy.coerce(policy)
+    """The blocking twin of `retry_call`: `fn` returns a Result, waits block the thread.
+
+    Args:
+        fn: A zero-argument callable returning a Result; called once per attempt.
+        policy: A `RetryPolicy`, or an int meaning that many attempts.
+        clock: The clock waits go through (`clock.sleep_sync`).
+        on_retry: `on_retry(attempt, delay, error)`, called before each wait.
+        name: The label given to an `UnexpectedError` made from a raised exception.
+
+    Returns:
+        The first Ok, or the Err of the last attempt.
+    """
     clock = SYSTEM_CLOCK if clock is None else clock
-    start = clock.monotonic()
-    attempt = 1
+    loop = retry_loop(RetryPolicy.coerce(policy), clock)
+    answer: Ok[object] | Err[object] | None = None
     while True:
-        result = _attempt_sync(fn, name)
-        if isinstance(result, Ok):
-            return result
-        delay = _delay_after(retry, result.error, attempt, clock.monotonic() - start)
-        if delay is None:
-            return result
-        attempt += 1
-        if on_retry is not None:
-            on_retry(attempt, delay, result.error)
-        clock.sleep_sync(delay)
-
-
-def _delay_after(policy: RetryPolicy, error: object, attempt: int, elapsed: float) -> float | None:
-    """The wait before the next attempt, or None when `error` is final."""
-    if not policy.should_retry(error):
-        return None
-    return policy.next_delay(attempt, elapsed, error)
+        try:
+            decision = loop.send(answer)
+        except StopIteration as stop:
+            return cast("Ok[T] | Err[E | UnexpectedError]", stop.value)
+        answer = None
+        if isinstance(decision, TryAttempt):
+            answer = _attempt_sync(fn, name)
+        elif isinstance(decision, TryAgain):
+            if on_retry is not None:
+                on_retry(decision.attempt, decision.delay, decision.error)
+            clock.sleep_sync(decision.delay)
 
 
 async def _attempt_async(
     fn: Callable[[], Awaitable[Ok[T] | Err[E]]], name: str | None
-) -> Ok[T] | Err[E | UnexpectedError]:
+) -> Ok[object] | Err[object]:
     try:
         return await fn()
     except Exception as exc:
         return Err(UnexpectedError.from_exception(exc, step=name), cause=exc)
 
 
-def _attempt_sync(
-    fn: Callable[[], Ok[T] | Err[E]], name: str | None
-) -> Ok[T] | Err[E | UnexpectedError]:
+def _attempt_sync(fn: Callable[[], Ok[T] | Err[E]], name: str | None) -> Ok[object] | Err[object]:
     try:
         return fn()
     except Exception as exc:
