@@ -2,8 +2,9 @@
 
 The codec (`dumps_state`, `loads_state`, `serialize_result`, `encode_value`, ...) turns
 results, resume state and the values inside them into JSON-safe data and back — never
-with pickle. The versioning helpers (`VersionedState`, `versioned_loader`, ...) bring
-state written by older code up to date.
+with pickle; `CodecLimits` / `set_codec_limits` bound what it accepts (nesting, hash
+collisions, document size, which classes it builds). The versioning helpers
+(`VersionedState`, `versioned_loader`, ...) bring state written by older code up to date.
 """
 
 from typing import TYPE_CHECKING
@@ -40,6 +41,12 @@ from resultflow.persistence._kv import (
 from resultflow.persistence._kv_cache import HydratingCache, KVCache
 from resultflow.persistence._kv_file import FileKV
 from resultflow.persistence._kv_sqlite import SQLiteKV
+from resultflow.persistence._limits import (
+    ClassPolicy,
+    CodecLimits,
+    codec_limits,
+    set_codec_limits,
+)
 from resultflow.persistence._page import Page
 from resultflow.persistence._registry import Codec, register_codec, unregister_codec
 from resultflow.persistence._state_persistence import StatePersistence
@@ -65,7 +72,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT_VERSION",
+    "ClassPolicy",
     "Codec",
+    "CodecLimits",
     "CorruptEntryError",
     "FileKV",
     "HydratingCache",
@@ -93,6 +102,7 @@ __all__ = [
     "StateLoader",
     "VersionError",
     "VersionedState",
+    "codec_limits",
     "compose_migrations",
     "decode_value",
     "deserialize_entry",
@@ -109,6 +119,7 @@ __all__ = [
     "serialize_entry",
     "serialize_result",
     "serialize_state",
+    "set_codec_limits",
     "transform_values",
     "unregister_codec",
     "versioned_loader",

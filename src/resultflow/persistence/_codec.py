@@ -16,6 +16,10 @@ its path, e.g. `state["charge"].value.card`. Reading bad data never raises a bar
 `KeyError` or `JSONDecodeError`: `loads_state` and `parse_state` return
 `Err(StateFormatError)` saying which field is wrong and which format version it claimed;
 the functions that must return a plain value raise `StateDecodeError` carrying it.
+
+Every function takes `limits=` (a `CodecLimits`; default `codec_limits()`): how deep
+values may nest, how many set items or dict keys may share a hash, how long a document
+may be, and which classes may be built. Writing refuses what reading would refuse.
 """
 
 from __future__ import annotations
@@ -26,24 +30,16 @@ from dataclasses import dataclass
 from typing import cast
 
 from resultflow.cache import CacheEntry
-from resultflow.persistence._decoder import (
-    DecodeFailure,
-    decode_data,
-    decode_result_body,
-    decode_value,
-)
-from resultflow.persistence._encoder import (
-    JSONValue,
-    encode_result_body,
-    encode_value,
-    path_key,
-)
+from resultflow.persistence._decoder import DecodeFailure, Decoder, decode_value
+from resultflow.persistence._encoder import JSONValue, encode_result_body, encode_value
 from resultflow.persistence._errors import (
     ExceptionInfo,
     SerializationError,
     StateDecodeError,
     StateFormatError,
 )
+from resultflow.persistence._forms import path_key, short_repr
+from resultflow.persistence._limits import CodecLimits, codec_limits
 from resultflow.persistence._registry import Codec, register_codec, unregister_codec
 from resultflow.persistence._versioning import VersionedState
 from resultflow.result import Err, Ok
@@ -92,21 +88,25 @@ class LoadedState:
 
 
 # -- results ---------------------------------------------------------------------------
-def serialize_result(result: Ok[object] | Err[object]) -> dict[str, JSONValue]:
+def serialize_result(
+    result: Ok[object] | Err[object], *, limits: CodecLimits | None = None
+) -> dict[str, JSONValue]:
     """Return `{"ok": true, "value": ...}` or `{"ok": false, "error": ..., "cause": ...}`.
 
     An exception `cause` is stored as an `ExceptionInfo`. Raises `SerializationError`.
     """
-    return encode_result_body(result, path="result")
+    return encode_result_body(result, path="result", limits=limits)
 
 
-def deserialize_result(data: object) -> Ok[object] | Err[object]:
+def deserialize_result(
+    data: object, *, limits: CodecLimits | None = None
+) -> Ok[object] | Err[object]:
     """Rebuild the `Ok` / `Err` that `serialize_result` produced.
 
     Raises `StateDecodeError` (with a `StateFormatError` as `.error`) on invalid data.
     """
     try:
-        return decode_result_body(data)
+        return Decoder(limits).result_body(data)
     except DecodeFailure as failure:
         raise StateDecodeError(failure.to_error("result")) from None
     except RecursionError:
@@ -114,18 +114,20 @@ def deserialize_result(data: object) -> Ok[object] | Err[object]:
 
 
 # -- entries ---------------------------------------------------------------------------
-def serialize_entry(entry: CacheEntry, *, path: str = "entry") -> dict[str, JSONValue]:
+def serialize_entry(
+    entry: CacheEntry, *, path: str = "entry", limits: CodecLimits | None = None
+) -> dict[str, JSONValue]:
     """Return one finished step as `{"result": {...}, "meta": {...}}`."""
     return {
-        "result": encode_result_body(entry.result, path=path),
-        "meta": _encode_meta(entry.meta, f"{path}.meta"),
+        "result": encode_result_body(entry.result, path=path, limits=limits),
+        "meta": _encode_meta(entry.meta, f"{path}.meta", limits),
     }
 
 
-def deserialize_entry(data: object) -> CacheEntry:
+def deserialize_entry(data: object, *, limits: CodecLimits | None = None) -> CacheEntry:
     """Rebuild a `CacheEntry` from `serialize_entry` output; raises `StateDecodeError`."""
     try:
-        return _entry(data)
+        return _entry(Decoder(limits), data)
     except DecodeFailure as failure:
         raise StateDecodeError(failure.to_error("entry")) from None
     except RecursionError:
@@ -134,7 +136,11 @@ def deserialize_entry(data: object) -> CacheEntry:
 
 # -- states ----------------------------------------------------------------------------
 def serialize_state(
-    state: ResumeState, meta: Mapping[str, object] | None = None, *, version: int = 1
+    state: ResumeState,
+    meta: Mapping[str, object] | None = None,
+    *,
+    version: int = 1,
+    limits: CodecLimits | None = None,
 ) -> dict[str, JSONValue]:
     """Return the resume state (and optional document `meta`) as a JSON-safe document.
 
@@ -147,26 +153,29 @@ def serialize_state(
     for key, entry in state.items():
         if not isinstance(cast("object", key), str):
             raise SerializationError(
-                f"cannot serialize state: step key {key!r} is not a string", path="state"
+                f"cannot serialize state: step key {short_repr(key)} is not a string",
+                path="state",
             )
-        steps[key] = serialize_entry(entry, path=f"state{path_key(key)}")
+        steps[key] = serialize_entry(entry, path=f"state{path_key(key)}", limits=limits)
     return {
         "format": FORMAT_VERSION,
         "version": version,
-        "meta": None if meta is None else _encode_meta(meta, "meta"),
+        "meta": None if meta is None else _encode_meta(meta, "meta", limits),
         "steps": steps,
     }
 
 
-def deserialize_state(data: object) -> dict[str, CacheEntry]:
+def deserialize_state(data: object, *, limits: CodecLimits | None = None) -> dict[str, CacheEntry]:
     """Rebuild the resume state from `serialize_state` output; raises `StateDecodeError`."""
-    loaded = parse_state(data)
+    loaded = parse_state(data, limits=limits)
     if isinstance(loaded, Err):
         raise StateDecodeError(loaded.error)
     return loaded.value.state
 
 
-def parse_state(data: object) -> Ok[LoadedState] | Err[StateFormatError]:
+def parse_state(
+    data: object, *, limits: CodecLimits | None = None
+) -> Ok[LoadedState] | Err[StateFormatError]:
     """Check and decode a state document already parsed from JSON (e.g. a JSONB column)."""
     if not isinstance(data, dict):
         return Err(
@@ -181,7 +190,7 @@ def parse_state(data: object) -> Ok[LoadedState] | Err[StateFormatError]:
         return Err(problem)
     assert isinstance(format_version, int)
     try:
-        return Ok(_document(document))
+        return Ok(_document(Decoder(limits), document))
     except DecodeFailure as failure:
         # The outermost segment names the root: state["key"], meta, version or steps.
         return Err(failure.to_error("", format_version))
@@ -192,24 +201,50 @@ def parse_state(data: object) -> Ok[LoadedState] | Err[StateFormatError]:
 
 
 def dumps_state(
-    state: ResumeState, meta: Mapping[str, object] | None = None, *, version: int = 1
+    state: ResumeState,
+    meta: Mapping[str, object] | None = None,
+    *,
+    version: int = 1,
+    limits: CodecLimits | None = None,
 ) -> str:
     """Return the resume state as JSON text (see `serialize_state`).
 
     Raises `SerializationError` — a programming error — whose message names the path
-    of the offending value, e.g. `state["charge"].value.card`.
+    of the offending value, e.g. `state["charge"].value.card`, or says the text is
+    longer than `CodecLimits.max_document_size`.
     """
-    document = serialize_state(state, meta, version=version)
-    return json.dumps(document, allow_nan=False, separators=(",", ":"))
+    chosen = limits or codec_limits()
+    document = serialize_state(state, meta, version=version, limits=chosen)
+    text = json.dumps(document, allow_nan=False, separators=(",", ":"))
+    size = chosen.max_document_size
+    if size is not None and len(text) > size:
+        raise SerializationError(
+            f"cannot serialize state: the document is {len(text)} characters long, over "
+            f"CodecLimits.max_document_size ({size}), so it could not be read back",
+            path="state",
+        )
+    return text
 
 
-def loads_state(text: str | bytes) -> Ok[LoadedState] | Err[StateFormatError]:
+def loads_state(
+    text: str | bytes, *, limits: CodecLimits | None = None
+) -> Ok[LoadedState] | Err[StateFormatError]:
     """Read JSON text written by `dumps_state`.
 
     Malformed or truncated text, missing or invalid fields, an unknown error tag or
-    class, or a newer format all give `Err(StateFormatError)` naming the field and the
-    format version; nothing else is raised for bad data.
+    class, a newer format or data past the `limits` (default: `codec_limits()`) all give
+    `Err(StateFormatError)` naming the field and the format version; nothing else is
+    raised for bad data.
     """
+    chosen = limits or codec_limits()
+    size = chosen.max_document_size
+    if size is not None and len(text) > size:
+        return Err(
+            StateFormatError(
+                message=f"the document is {len(text)} characters long, over "
+                f"CodecLimits.max_document_size ({size})"
+            )
+        )
     try:
         data: object = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -225,16 +260,17 @@ def loads_state(text: str | bytes) -> Ok[LoadedState] | Err[StateFormatError]:
         return Err(StateFormatError(message=f"not readable JSON: {exc}"))
     except RecursionError:
         return Err(StateFormatError(message="the JSON is nested too deeply"))
-    return parse_state(data)
+    return parse_state(data, limits=chosen)
 
 
-def _encode_meta(meta: Mapping[str, object], path: str) -> JSONValue:
+def _encode_meta(meta: Mapping[str, object], path: str, limits: CodecLimits | None) -> JSONValue:
     for key in meta:
         if not isinstance(cast("object", key), str):
             raise SerializationError(
-                f"cannot serialize {path}: meta key {key!r} is not a string", path=path
+                f"cannot serialize {path}: meta key {short_repr(key)} is not a string",
+                path=path,
             )
-    return encode_value(dict(meta), path=path)
+    return encode_value(dict(meta), path=path, limits=limits)
 
 
 # -- reading documents ----------------------------------------------------------------
@@ -249,61 +285,67 @@ def _format_problem(document: dict[str, object], found: object) -> StateFormatEr
             path="format",
         )
     if type(found) is not int:
-        return StateFormatError(message=f"format: must be an integer, not {found!r}", path="format")
+        return StateFormatError(
+            message=f"format: must be an integer, not {short_repr(found)}", path="format"
+        )
     if found > FORMAT_VERSION:
         return StateFormatError(
-            message=f"format: state format {found} is newer than this resultflow reads "
-            f"(up to {FORMAT_VERSION}); upgrade resultflow to load it",
+            message=f"format: state format {short_repr(found)} is newer than this resultflow "
+            f"reads (up to {FORMAT_VERSION}); upgrade resultflow to load it",
             path="format",
             version=found,
         )
     if found < 1:
         return StateFormatError(
-            message=f"format: unknown state format {found}", path="format", version=found
+            message=f"format: unknown state format {short_repr(found)}",
+            path="format",
+            version=found,
         )
     return None
 
 
-def _document(document: dict[str, object]) -> LoadedState:
+def _document(decoder: Decoder, document: dict[str, object]) -> LoadedState:
     version = document.get("version")
     if type(version) is not int:
-        problem = "missing" if "version" not in document else f"not an integer: {version!r}"
+        problem = (
+            "missing" if "version" not in document else f"not an integer: {short_repr(version)}"
+        )
         raise DecodeFailure(f"the state 'version' field is {problem}", "version")
     raw_steps = document.get("steps")
     if not isinstance(raw_steps, dict):
         problem = "missing" if "steps" not in document else "not a JSON object"
         raise DecodeFailure(f"the 'steps' field is {problem}", "steps")
-    steps = _steps(cast("dict[str, object]", raw_steps))
+    steps = _steps(decoder, cast("dict[str, object]", raw_steps))
     raw_meta = document.get("meta")
-    meta = None if raw_meta is None else _meta(raw_meta, "meta")
+    meta = None if raw_meta is None else _meta(decoder, raw_meta, "meta")
     return LoadedState(state=steps, meta=meta, version=version)
 
 
-def _steps(raw_steps: dict[str, object]) -> dict[str, CacheEntry]:
+def _steps(decoder: Decoder, raw_steps: dict[str, object]) -> dict[str, CacheEntry]:
     state: dict[str, CacheEntry] = {}
     for key, raw_entry in raw_steps.items():
         try:
-            state[key] = _entry(raw_entry)
+            state[key] = _entry(decoder, raw_entry)
         except DecodeFailure as failure:
             failure.segments.append(f"state{path_key(key)}")
             raise
     return state
 
 
-def _entry(data: object) -> CacheEntry:
+def _entry(decoder: Decoder, data: object) -> CacheEntry:
     if not isinstance(data, dict):
         raise DecodeFailure(f"a step entry must be a JSON object, not {type(data).__name__}")
     entry = cast("dict[str, object]", data)
     if "result" not in entry:
         raise DecodeFailure("a step entry is missing its 'result' field")
-    result = decode_result_body(entry["result"])
-    meta = _meta(entry.get("meta", {}), ".meta")
+    result = decoder.result_body(entry["result"])
+    meta = _meta(decoder, entry.get("meta", {}), ".meta")
     return CacheEntry(result, meta)
 
 
-def _meta(data: object, segment: str) -> dict[str, object]:
+def _meta(decoder: Decoder, data: object, segment: str) -> dict[str, object]:
     try:
-        meta = decode_data(data)
+        meta = decoder.value(data)
     except DecodeFailure as failure:
         failure.segments.append(segment)
         raise

@@ -2,7 +2,14 @@
 
 Decoding trusts nothing in the data: every tagged form is checked field by field, and a
 problem is reported with the path of the value it concerns. No module is ever imported
-because the data names it; classes resolve as described in `resultflow.persistence.registry`.
+because the data names it; classes resolve as described in `resultflow.persistence._registry`.
+
+Hostile data cannot make decoding slow or raise anything but the documented errors
+(see `resultflow.persistence._limits`): nesting is bounded by `CodecLimits.max_depth`, a
+set, frozenset or dict whose items share one hash value too often is refused before it
+is built, and error paths are only formatted once something has failed. Fields of
+dataclasses, NamedTuples and TaggedErrors are checked against the class's annotations
+(`resultflow.persistence._field_types`) before the class is called.
 """
 
 from __future__ import annotations
@@ -16,58 +23,48 @@ from decimal import Decimal, InvalidOperation
 from typing import TypeAlias, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from resultflow.errors import AmbiguousTagError, TaggedError, UnknownTagError
-from resultflow.persistence._encoder import TYPE_KEY, path_key
+from resultflow.errors import TaggedError, registered_tags
 from resultflow.persistence._errors import ExceptionInfo, StateDecodeError, StateFormatError
+from resultflow.persistence._field_types import field_mismatch
+from resultflow.persistence._forms import (
+    TYPE_KEY,
+    ClassKind,
+    Form,
+    ModelKind,
+    path_key,
+    short_repr,
+)
+from resultflow.persistence._limits import CodecLimits, codec_limits, crowded_hash
 from resultflow.persistence._model_types import load_model
 from resultflow.persistence._registry import (
-    ClassKind,
     class_kind,
+    class_path,
+    error_allowed,
     find_class,
     registration_for_tag,
 )
 from resultflow.result import Err, Ok
 
-__all__ = ["DecodeFailure", "decode_data", "decode_result_body", "decode_value"]
+__all__ = ["DecodeFailure", "Decoder", "decode_value"]
 
 T = TypeVar("T")
 
 
-def decode_value(data: object, *, path: str = "value") -> object:
+def decode_value(data: object, *, path: str = "value", limits: CodecLimits | None = None) -> object:
     """Rebuild the value that `encode_value` turned into `data`.
 
     Raises `StateDecodeError` (a `ValueError` whose `.error` is a `StateFormatError`
-    naming the path) when `data` is not valid encoded data.
+    naming the path) when `data` is not valid encoded data or goes past the `limits`
+    (default: `codec_limits()`).
     """
     try:
-        return _decode(data)
+        return Decoder(limits).value(data)
     except DecodeFailure as failure:
         raise StateDecodeError(failure.to_error(path)) from None
     except RecursionError:
         raise StateDecodeError(
             StateFormatError(message=f"{path}: the data is nested too deeply", path=path)
         ) from None
-
-
-def decode_data(data: object) -> object:
-    """Like `decode_value`, but raises `DecodeFailure` so the caller can add its own path."""
-    return _decode(data)
-
-
-def decode_result_body(data: object) -> Ok[object] | Err[object]:
-    """Rebuild an Ok or Err from `{"ok": ..., "value" | "error", "cause"}`.
-
-    Raises `DecodeFailure`; callers add the path and turn it into a `StateFormatError`.
-    """
-    body = _object(data, "a result")
-    ok = body.get("ok")
-    if not isinstance(ok, bool):
-        raise DecodeFailure("a result needs a boolean 'ok' field", ".ok")
-    if ok:
-        return Ok(_decode_at(_required(body, "value", "an Ok result"), ".value"))
-    error = _decode_at(_required(body, "error", "an Err result"), ".error")
-    cause = _decode_at(body.get("cause"), ".cause")
-    return Err(error, cause=cause)
 
 
 class DecodeFailure(Exception):
@@ -85,33 +82,113 @@ class DecodeFailure(Exception):
         return StateFormatError(message=f"{where}: {self.reason}", path=full, version=version)
 
 
-Decoder: TypeAlias = Callable[[dict[str, object]], object]
+FormDecoder: TypeAlias = Callable[["Decoder", dict[str, object]], object]
 
 
-def _decode(data: object) -> object:
-    if data is None or isinstance(data, bool | int | float | str):
-        return data
-    if isinstance(data, list):
-        items = cast("list[object]", data)
-        return [_decode_at(item, f"[{index}]") for index, item in enumerate(items)]
-    if isinstance(data, dict):
-        body = cast("dict[str, object]", data)
-        form = body.get(TYPE_KEY)
-        if form is None:
-            return {key: _decode_at(value, path_key(key)) for key, value in body.items()}
-        decoder = _DECODERS.get(form) if isinstance(form, str) else None
-        if decoder is None:
-            raise DecodeFailure(f"unknown value type {form!r} in {TYPE_KEY!r}")
-        return decoder(body)
-    raise DecodeFailure(f"{type(data).__name__} is not JSON data")
+class Decoder:
+    """One decoding pass under `limits`; raises `DecodeFailure` for the caller to place.
 
+    `_depth` counts the JSON objects and arrays being decoded, as the encoder counts the
+    values it turns into them.
+    """
 
-def _decode_at(data: object, segment: str) -> object:
-    try:
-        return _decode(data)
-    except DecodeFailure as failure:
-        failure.segments.append(segment)
-        raise
+    __slots__ = ("_depth", "limits")
+
+    def __init__(self, limits: CodecLimits | None = None) -> None:
+        self.limits = limits or codec_limits()
+        self._depth = 0
+
+    def value(self, data: object) -> object:
+        """The value encoded as `data`."""
+        if data is None or isinstance(data, bool | int | float | str):
+            return data
+        if self._depth >= self.limits.max_depth:
+            raise DecodeFailure(
+                f"the data is nested more than {self.limits.max_depth} levels deep "
+                "(CodecLimits.max_depth)"
+            )
+        self._depth += 1
+        try:
+            return self._container(data)
+        finally:
+            self._depth -= 1
+
+    def _container(self, data: object) -> object:
+        if isinstance(data, list):
+            return self.items(cast("list[object]", data))
+        if isinstance(data, dict):
+            body = cast("dict[str, object]", data)
+            form = body.get(TYPE_KEY)
+            if form is None:
+                return {key: self.at_key(value, key) for key, value in body.items()}
+            decoder = _DECODERS.get(form) if isinstance(form, str) else None
+            if decoder is None:
+                raise DecodeFailure(f"unknown value type {short_repr(form)} in {TYPE_KEY!r}")
+            return decoder(self, body)
+        raise DecodeFailure(f"{type(data).__name__} is not JSON data")
+
+    # -- placing failures (paths are formatted only once something failed) -------------
+    def at(self, data: object, segment: str) -> object:
+        """`value(data)`, adding `segment` to the path of a failure."""
+        try:
+            return self.value(data)
+        except DecodeFailure as failure:
+            failure.segments.append(segment)
+            raise
+
+    def at_key(self, data: object, key: object) -> object:
+        """`value(data)` for the entry `key` of a mapping."""
+        try:
+            return self.value(data)
+        except DecodeFailure as failure:
+            failure.segments.append(path_key(key))
+            raise
+
+    def items(self, raw: list[object]) -> list[object]:
+        """Each item decoded; a failure names its index."""
+        out: list[object] = []
+        for index, item in enumerate(raw):
+            try:
+                out.append(self.value(item))
+            except DecodeFailure as failure:
+                failure.segments.append(f"[{index}]")
+                raise
+        return out
+
+    def result_body(self, data: object) -> Ok[object] | Err[object]:
+        """An Ok or Err from `{"ok": ..., "value" | "error", "cause"}`."""
+        body = _object(data, "a result")
+        ok = body.get("ok")
+        if not isinstance(ok, bool):
+            raise DecodeFailure("a result needs a boolean 'ok' field", ".ok")
+        if ok:
+            return Ok(self.at(_required(body, "value", "an Ok result"), ".value"))
+        error = self.at(_required(body, "error", "an Err result"), ".error")
+        cause = self.at(body.get("cause"), ".cause")
+        return Err(error, cause=cause)
+
+    def hashable(self, values: list[object], what: str, segment: Callable[[int], str]) -> None:
+        """Refuse items that cannot go in a set or be dict keys, or that would flood one
+        hash bucket (checked before the set or dict is built, in linear time)."""
+        for index, item in enumerate(values):
+            try:
+                hash(item)
+            except Exception:  # TypeError, or a user __hash__ that fails
+                raise DecodeFailure(
+                    f"unhashable {type(item).__name__} {what}", segment(index)
+                ) from None
+        limit = self.limits.max_hash_collisions
+        crowded = crowded_hash(values, limit) if len(values) > limit else None
+        if crowded is not None:
+            raise DecodeFailure(
+                f"more than {limit} items share one hash value "
+                "(CodecLimits.max_hash_collisions): refused, as a hash flooding attempt",
+                segment(crowded),
+            )
+
+    def fields(self, raw: dict[str, object]) -> dict[str, object]:
+        """The decoded fields of an object; a failure names the field."""
+        return {name: self.at(value, f".{name}") for name, value in raw.items()}
 
 
 # -- field access ---------------------------------------------------------------------
@@ -129,10 +206,10 @@ def _required(body: dict[str, object], name: str, what: str) -> object:
 
 def _typed(body: dict[str, object], name: str, kind: type[T]) -> T:
     form = body.get(TYPE_KEY, "value")
-    value = _required(body, name, f"a {form!r} value")
+    value = _required(body, name, f"a {short_repr(form)} value")
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise DecodeFailure(
-            f"the {name!r} field of a {form!r} value must be {kind.__name__}, "
+            f"the {name!r} field of a {short_repr(form)} value must be {kind.__name__}, "
             f"not {type(value).__name__}"
         )
     return value
@@ -146,64 +223,53 @@ def _typed_dict(body: dict[str, object], name: str) -> dict[str, object]:
     return cast("dict[str, object]", _typed(body, name, dict))
 
 
-def _items(body: dict[str, object]) -> list[object]:
-    return [_decode_at(item, f"[{index}]") for index, item in enumerate(_typed_list(body, "items"))]
-
-
-def _hashable_items(body: dict[str, object]) -> list[object]:
-    items = _items(body)
-    for index, item in enumerate(items):
-        try:
-            hash(item)
-        except TypeError:
-            raise DecodeFailure(
-                f"unhashable {type(item).__name__} in a set", f"[{index}]"
-            ) from None
-    return items
-
-
 def _parsed(body: dict[str, object], parse: Callable[[str], T]) -> T:
     text = _typed(body, "value", str)
     try:
         return parse(text)
     except (ValueError, ArithmeticError, LookupError) as exc:
-        raise DecodeFailure(f"invalid {body[TYPE_KEY]!r} value {text!r}: {exc}") from None
+        raise DecodeFailure(
+            f"invalid {short_repr(body[TYPE_KEY])} value {short_repr(text)}: {exc}"
+        ) from None
 
 
 # -- forms ----------------------------------------------------------------------------
-def _float(body: dict[str, object]) -> object:
+def _float(_: Decoder, body: dict[str, object]) -> object:
     text = _typed(body, "value", str)
     if text not in ("nan", "inf", "-inf"):
-        raise DecodeFailure(f"a tagged float must be 'nan', 'inf' or '-inf', not {text!r}")
+        raise DecodeFailure(
+            f"a tagged float must be 'nan', 'inf' or '-inf', not {short_repr(text)}"
+        )
     return float(text)
 
 
-def _int(body: dict[str, object]) -> object:
+def _int(_: Decoder, body: dict[str, object]) -> object:
     text = _typed(body, "hex", str)
     try:
         return int(text, 16)
     except ValueError:
-        raise DecodeFailure(f"invalid hexadecimal integer {text[:40]!r}") from None
+        raise DecodeFailure(f"invalid hexadecimal integer {short_repr(text[:40])}") from None
 
 
-def _dict(body: dict[str, object]) -> object:
-    out: dict[object, object] = {}
+def _set(decoder: Decoder, body: dict[str, object]) -> list[object]:
+    items = decoder.items(_typed_list(body, "items"))
+    decoder.hashable(items, "in a set", lambda index: f"[{index}]")
+    return items
+
+
+def _dict(decoder: Decoder, body: dict[str, object]) -> object:
+    pairs: list[tuple[object, object]] = []
     for index, pair in enumerate(_typed_list(body, "items")):
         if not isinstance(pair, list) or len(cast("list[object]", pair)) != 2:
             raise DecodeFailure("a dict item must be a [key, value] pair", f".items()[{index}]")
         raw_key, raw_value = cast("list[object]", pair)
-        key = _decode_at(raw_key, f".keys()[{index}]")
-        try:
-            hash(key)
-        except TypeError:
-            raise DecodeFailure(
-                f"unhashable {type(key).__name__} as a dict key", f".keys()[{index}]"
-            ) from None
-        out[key] = _decode_at(raw_value, path_key(key))
-    return out
+        pairs.append((decoder.at(raw_key, f".keys()[{index}]"), raw_value))
+    keys = [key for key, _ in pairs]
+    decoder.hashable(keys, "as a dict key", lambda index: f".keys()[{index}]")
+    return {key: decoder.at_key(raw_value, key) for key, raw_value in pairs}
 
 
-def _bytes(body: dict[str, object]) -> bytes:
+def _bytes(_: Decoder, body: dict[str, object]) -> bytes:
     text = _typed(body, "base64", str)
     try:
         return base64.b64decode(text.encode("ascii"), validate=True)
@@ -211,13 +277,13 @@ def _bytes(body: dict[str, object]) -> bytes:
         raise DecodeFailure(f"invalid base64 data: {exc}") from None
 
 
-def _datetime(body: dict[str, object]) -> dt.datetime:
+def _datetime(_: Decoder, body: dict[str, object]) -> dt.datetime:
     value = _parsed(body, dt.datetime.fromisoformat)
     zone, fold = _zone_and_fold(body, value.tzinfo)
     return value.replace(tzinfo=zone, fold=fold) if zone is not None else value.replace(fold=fold)
 
 
-def _time(body: dict[str, object]) -> dt.time:
+def _time(_: Decoder, body: dict[str, object]) -> dt.time:
     value = _parsed(body, dt.time.fromisoformat)
     zone, fold = _zone_and_fold(body, value.tzinfo)
     return value.replace(tzinfo=zone, fold=fold) if zone is not None else value.replace(fold=fold)
@@ -234,19 +300,19 @@ def _zone_and_fold(
         try:
             zone = ZoneInfo(key)
         except (ValueError, LookupError, OSError) as exc:
-            raise DecodeFailure(f"unknown time zone {key!r}: {exc}") from None
+            raise DecodeFailure(f"unknown time zone {short_repr(key)}: {exc}") from None
     fold = _typed(body, "fold", int) if "fold" in body else 0
     if fold not in (0, 1):
-        raise DecodeFailure(f"'fold' must be 0 or 1, not {fold}")
+        raise DecodeFailure(f"'fold' must be 0 or 1, not {short_repr(fold)}")
     return zone, fold
 
 
-def _timedelta(body: dict[str, object]) -> object:
+def _timedelta(_: Decoder, body: dict[str, object]) -> object:
     parts = {name: _typed(body, name, int) for name in ("days", "seconds", "microseconds")}
     try:
         return dt.timedelta(**parts)
-    except OverflowError as exc:
-        raise DecodeFailure(f"timedelta out of range: {exc}") from None
+    except OverflowError:
+        raise DecodeFailure("timedelta out of range") from None
 
 
 def _decimal(text: str) -> Decimal:
@@ -256,30 +322,48 @@ def _decimal(text: str) -> Decimal:
         raise ValueError("not a decimal number") from None
 
 
-def _result(body: dict[str, object]) -> object:
-    return decode_result_body(body)
-
-
-def _error(body: dict[str, object]) -> object:
+def _error(decoder: Decoder, body: dict[str, object]) -> object:
     tag = _typed(body, "tag", str)
     raw_fields = _typed_dict(body, "fields")
-    fields = {name: _decode_at(value, f".{name}") for name, value in raw_fields.items()}
     class_name = body.get("class")
-    hint = class_name if isinstance(class_name, str) else None
-    try:
-        return TaggedError.from_dict({"tag": tag, **fields}, class_name=hint)
-    except AmbiguousTagError as exc:
-        raise DecodeFailure(str(exc)) from None
-    except UnknownTagError:
+    cls = _error_class(tag, class_name if isinstance(class_name, str) else None)
+    if decoder.limits.classes == "registered" and not error_allowed(cls):
         raise DecodeFailure(
-            f"unknown error tag {tag!r}: no loaded TaggedError class has it "
-            "(import the module that defines it before loading)"
+            f"the error class {class_path(cls)} (tag {short_repr(tag)}) is not registered, and "
+            "only registered classes are decoded (CodecLimits.classes)"
+        )
+    fields = decoder.fields(raw_fields)
+    _check_fields(cls, fields)
+    # The class comes from the outer tag alone: a "tag" among the fields is just an
+    # unexpected field (TaggedError.tag is a class attribute), never a second say.
+    try:
+        return cls(**fields)
+    except Exception as exc:  # wrong fields, or the class's own validation refused them
+        raise DecodeFailure(
+            f"cannot rebuild error {short_repr(tag)}: {type(exc).__name__}: {_text(exc)}"
         ) from None
-    except (TypeError, ValueError) as exc:
-        raise DecodeFailure(f"cannot rebuild error {tag!r}: {exc}") from None
 
 
-def _exception(body: dict[str, object]) -> object:
+def _error_class(tag: str, class_name: str | None) -> type[TaggedError]:
+    classes: list[type[TaggedError]] = list(registered_tags().get(tag, ()))
+    if class_name is not None:
+        named = [cls for cls in classes if cls.class_name_of() == class_name]
+        classes = named or classes
+    if not classes:
+        raise DecodeFailure(
+            f"unknown error tag {short_repr(tag)}: no loaded TaggedError class has it "
+            "(import the module that defines it before loading)"
+        )
+    if len(classes) > 1:
+        names = ", ".join(sorted(cls.class_name_of() for cls in classes))
+        raise DecodeFailure(
+            f"error tag {short_repr(tag)} is used by {names}; give them distinct "
+            "`tag: ClassVar[str]` values"
+        )
+    return classes[0]
+
+
+def _exception(_: Decoder, body: dict[str, object]) -> object:
     traceback = body.get("traceback")
     if traceback is not None and not isinstance(traceback, str):
         raise DecodeFailure("the 'traceback' of an exception must be a string or null")
@@ -288,81 +372,122 @@ def _exception(body: dict[str, object]) -> object:
     )
 
 
-def _custom(body: dict[str, object]) -> object:
+def _custom(decoder: Decoder, body: dict[str, object]) -> object:
     tag = _typed(body, "tag", str)
     registration = registration_for_tag(tag)
     if registration is None or registration.codec is None:
-        raise DecodeFailure(f"no codec is registered for tag {tag!r} (see register_codec)")
-    data = _decode_at(_required(body, "value", "a 'custom' value"), ".value")
+        raise DecodeFailure(
+            f"no codec is registered for tag {short_repr(tag)} (see register_codec)"
+        )
+    data = decoder.at(_required(body, "value", "a 'custom' value"), ".value")
     try:
         return registration.codec.decode(data)
     except Exception as exc:
         raise DecodeFailure(
-            f"the codec for {tag!r} could not decode its data: {type(exc).__name__}: {exc}"
+            f"the codec for {short_repr(tag)} could not decode its data: "
+            f"{type(exc).__name__}: {_text(exc)}"
         ) from None
 
 
-def _structural(kind: ClassKind) -> Decoder:
-    def decode(body: dict[str, object]) -> object:
+def _structural(kind: ClassKind) -> FormDecoder:
+    def decode(decoder: Decoder, body: dict[str, object]) -> object:
         name = _typed(body, "class", str)
-        cls = _find(name, kind)
-        try:
-            if kind == "dataclass" or kind == "namedtuple":
-                raw = _typed_dict(body, "fields")
-                fields = {key: _decode_at(value, f".{key}") for key, value in raw.items()}
-                return cls(**fields)
-            if kind == "enum":
-                value = _decode_at(_required(body, "value", "an 'enum' value"), ".value")
-                return cast("Callable[[object], object]", cls)(value)
-            return load_model(cls, kind, _required(body, "data", f"a {kind!r} value"))
-        except DecodeFailure:
-            raise
-        except Exception as exc:
-            raise DecodeFailure(
-                f"cannot rebuild {name}: {type(exc).__name__}: {exc}".rstrip()
-            ) from None
+        cls = _find(name, kind, decoder.limits)
+        if kind is Form.DATACLASS or kind is Form.NAMEDTUPLE:
+            fields = decoder.fields(_typed_dict(body, "fields"))
+            _check_fields(cls, fields)
+            return _build(name, lambda: cls(**fields))
+        if kind is Form.ENUM:
+            value = decoder.at(_required(body, "value", "an 'enum' value"), ".value")
+            return _build(name, lambda: cast("Callable[[object], object]", cls)(value))
+        model: ModelKind = kind
+        data = _required(body, "data", f"a {kind.value!r} value")
+        return _build(name, lambda: load_model(cls, model, data))
 
     return decode
 
 
-def _find(name: str, kind: ClassKind) -> type[object]:
+def _build(name: str, build: Callable[[], object]) -> object:
+    try:
+        return build()
+    except Exception as exc:  # the class (its __post_init__, the model library) refused
+        raise DecodeFailure(
+            f"cannot rebuild {_cut(name)}: {type(exc).__name__}: {_text(exc)}".rstrip()
+        ) from None
+
+
+def _check_fields(cls: type[object], fields: dict[str, object]) -> None:
+    found = field_mismatch(cls, fields)
+    if found is None:
+        return
+    name, problem = found
+    failure = DecodeFailure(
+        f"must be {problem.expected} (the annotation of {cls.__qualname__}.{name}), "
+        f"not {problem.found}"
+    )
+    failure.segments.extend(problem.segments)
+    failure.segments.append(f".{name}")
+    raise failure
+
+
+def _find(name: str, kind: ClassKind, limits: CodecLimits) -> type[object]:
     registration = registration_for_tag(name)
     if registration is not None and registration.codec is None:
         cls: type[object] | None = registration.cls
+    elif limits.classes == "registered":
+        raise DecodeFailure(
+            f"{kind.value} class {short_repr(name)} is not registered, and only registered "
+            "classes are decoded (CodecLimits.classes); see register_codec()"
+        )
     else:
         cls = find_class(name)
     if cls is None:
         raise DecodeFailure(
-            f"unknown {kind} class {name!r}: register it with register_codec() or import "
-            "its module before loading (stored data never imports modules)"
+            f"unknown {kind.value} class {short_repr(name)}: register it with register_codec() "
+            "or import its module before loading (stored data never imports modules)"
         )
     if class_kind(cls) != kind:
-        raise DecodeFailure(f"{name!r} is not a {kind} class")
+        raise DecodeFailure(f"{short_repr(name)} is not a {kind.value} class")
     return cls
 
 
-_DECODERS: dict[str, Decoder] = {
-    "float": _float,
-    "int": _int,
-    "dict": _dict,
-    "tuple": lambda body: tuple(_items(body)),
-    "set": lambda body: set(_hashable_items(body)),
-    "frozenset": lambda body: frozenset(_hashable_items(body)),
-    "bytes": _bytes,
-    "bytearray": lambda body: bytearray(_bytes(body)),
-    "datetime": _datetime,
-    "time": _time,
-    "date": lambda body: _parsed(body, dt.date.fromisoformat),
-    "timedelta": _timedelta,
-    "decimal": lambda body: _parsed(body, _decimal),
-    "uuid": lambda body: _parsed(body, uuid.UUID),
-    "result": _result,
-    "error": _error,
-    "exception": _exception,
-    "custom": _custom,
-    "dataclass": _structural("dataclass"),
-    "namedtuple": _structural("namedtuple"),
-    "enum": _structural("enum"),
-    "pydantic": _structural("pydantic"),
-    "msgspec": _structural("msgspec"),
+def _cut(text: str) -> str:
+    """A class name from the data, cut to a readable length for a message."""
+    return text if len(text) <= 120 else f"{text[:120]}..."
+
+
+def _text(exc: BaseException) -> str:
+    """`str(exc)` for a message, cut short, and never raising itself."""
+    try:
+        text = str(exc)
+    except Exception:
+        return "(no message)"
+    return text if len(text) <= 300 else f"{text[:300]}..."
+
+
+_DECODERS: dict[str, FormDecoder] = {
+    Form.FLOAT: _float,
+    Form.INT: _int,
+    Form.DICT: _dict,
+    Form.TUPLE: lambda decoder, body: tuple(decoder.items(_typed_list(body, "items"))),
+    Form.SET: lambda decoder, body: set(_set(decoder, body)),
+    Form.FROZENSET: lambda decoder, body: frozenset(_set(decoder, body)),
+    Form.BYTES: _bytes,
+    Form.BYTEARRAY: lambda decoder, body: bytearray(_bytes(decoder, body)),
+    Form.DATETIME: _datetime,
+    Form.TIME: _time,
+    Form.DATE: lambda _, body: _parsed(body, dt.date.fromisoformat),
+    Form.TIMEDELTA: _timedelta,
+    Form.DECIMAL: lambda _, body: _parsed(body, _decimal),
+    Form.UUID: lambda _, body: _parsed(body, uuid.UUID),
+    Form.RESULT: lambda decoder, body: decoder.result_body(body),
+    Form.ERROR: _error,
+    Form.EXCEPTION: _exception,
+    Form.CUSTOM: _custom,
+    Form.DATACLASS: _structural(Form.DATACLASS),
+    Form.NAMEDTUPLE: _structural(Form.NAMEDTUPLE),
+    Form.ENUM: _structural(Form.ENUM),
+    Form.PYDANTIC: _structural(Form.PYDANTIC),
+    Form.MSGSPEC: _structural(Form.MSGSPEC),
 }
+"""One decoder per form (a test checks that every `Form` has one)."""

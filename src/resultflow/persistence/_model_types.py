@@ -13,11 +13,11 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from typing import Literal, Protocol, TypeAlias, cast
+from typing import Protocol, cast
+
+from resultflow.persistence._forms import Form, ModelKind
 
 __all__ = ["ModelKind", "dump_model", "load_model", "model_kind_of_class"]
-
-ModelKind: TypeAlias = Literal["pydantic", "msgspec"]
 
 
 class _PydanticModel(Protocol):
@@ -48,16 +48,16 @@ def model_kind_of_class(cls: type[object]) -> ModelKind | None:
         and issubclass(cls, pydantic_base)
         and hasattr(cls, "model_validate_json")
     ):
-        return "pydantic"
+        return Form.PYDANTIC
     msgspec_base = _library_base("msgspec", "Struct")
     if msgspec_base is not None and issubclass(cls, msgspec_base):
-        return "msgspec"
+        return Form.MSGSPEC
     return None
 
 
 def dump_model(obj: object, kind: ModelKind) -> object:
     """Return the model as JSON-safe data in its library's own JSON form."""
-    if kind == "pydantic":
+    if kind == Form.PYDANTIC:
         text = cast("_PydanticModel", obj).model_dump_json(round_trip=True)
         return json.loads(text)
     raw = _msgspec_json().encode(obj)
@@ -67,7 +67,7 @@ def dump_model(obj: object, kind: ModelKind) -> object:
 def load_model(cls: type[object], kind: ModelKind, data: object) -> object:
     """Rebuild a model of class `cls` from `dump_model` output (the library validates it)."""
     text = json.dumps(data)
-    if kind == "pydantic":
+    if kind == Form.PYDANTIC:
         return cast("_PydanticClass", cls).model_validate_json(text)
     return _msgspec_json().decode(text, type=cls)
 

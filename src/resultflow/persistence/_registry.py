@@ -14,6 +14,11 @@ to a registered tag, or else to `module:QualName` of a class whose module is **a
 imported** (looked up in `sys.modules`, read with `vars()` so no module `__getattr__` or
 descriptor runs) and whose kind matches the stored form (a dataclass for a dataclass,
 an Enum for an enum...). Anything else is a `StateFormatError`.
+
+With `CodecLimits(classes="registered")` the second way is closed: only registered
+classes are built (and encoded), and TaggedErrors only when they are resultflow's own or
+were given to `register_codec(ErrorClass)` (which, for a TaggedError, only allows it:
+errors are always stored by their tag).
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal, Protocol, TypeAlias, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from resultflow.errors import TaggedError
 from resultflow.persistence._errors import ExceptionInfo
+from resultflow.persistence._forms import ClassKind, Form
 from resultflow.persistence._model_types import model_kind_of_class
 from resultflow.result import Err, Ok
 
@@ -39,6 +45,7 @@ __all__ = [
     "Registration",
     "class_kind",
     "class_path",
+    "error_allowed",
     "find_class",
     "register_codec",
     "registration_for_tag",
@@ -47,9 +54,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-ClassKind: TypeAlias = Literal["dataclass", "enum", "namedtuple", "pydantic", "msgspec"]
-"""The kinds of class the codec can store by structure, without custom functions."""
 
 
 class Codec(Protocol[T]):
@@ -113,6 +117,8 @@ _BUILTIN_TYPES: frozenset[type[object]] = frozenset(
 
 _BY_TYPE: dict[type[object], Registration] = {}
 _BY_TAG: dict[str, Registration] = {}
+# TaggedErrors allowed in the "registered" class policy besides resultflow's own.
+_ALLOWED_ERRORS: set[type[TaggedError]] = set()
 
 
 def register_codec(
@@ -131,7 +137,18 @@ def register_codec(
     the same module and qualified name) replaces its registration; a tag already used
     by another class is a `ValueError`. Returns `cls`, so it also works as
     a class decorator.
+
+    A `TaggedError` subclass takes no tag or functions (it is stored by its error tag):
+    registering it allows it under `CodecLimits(classes="registered")`.
     """
+    if issubclass(cls, TaggedError):
+        if codec is not None or encode is not None or decode is not None or tag is not None:
+            raise TypeError(
+                f"{cls.__qualname__} is a TaggedError: it is stored by its error tag, "
+                "so it takes no tag= or codec (register_codec(cls) only allows it)"
+            )
+        _ALLOWED_ERRORS.add(cls)
+        return cls
     if cls in _BUILTIN_TYPES:
         raise TypeError(f"{cls.__qualname__} is built into the codec and cannot be registered")
     if (encode is None) != (decode is None):
@@ -161,6 +178,7 @@ def register_codec(
 
 def unregister_codec(cls: type[object]) -> None:
     """Forget the registration of `cls` (no error when it has none)."""
+    _ALLOWED_ERRORS.discard(cast("type[TaggedError]", cls))
     registration = _BY_TYPE.pop(cls, None)
     if registration is not None:
         _BY_TAG.pop(registration.tag, None)
@@ -176,6 +194,13 @@ def registration_for_tag(tag: str) -> Registration | None:
     return _BY_TAG.get(tag)
 
 
+def error_allowed(cls: type[TaggedError]) -> bool:
+    """Whether `cls` may be built under the "registered" class policy: resultflow's own
+    errors always are, others once given to `register_codec`."""
+    module = cls.__module__
+    return module == "resultflow" or module.startswith("resultflow.") or cls in _ALLOWED_ERRORS
+
+
 def class_path(cls: type[object]) -> str:
     """`module:QualName`, the default stored name of a class."""
     return f"{cls.__module__}:{cls.__qualname__}"
@@ -184,11 +209,11 @@ def class_path(cls: type[object]) -> str:
 def class_kind(cls: type[object]) -> ClassKind | None:
     """Which structural kind `cls` is, or None when it needs a custom codec."""
     if dataclasses.is_dataclass(cls):
-        return "dataclass"
+        return Form.DATACLASS
     if issubclass(cls, enum.Enum):
-        return "enum"
+        return Form.ENUM
     if _is_named_tuple(cls):
-        return "namedtuple"
+        return Form.NAMEDTUPLE
     return model_kind_of_class(cls)
 
 
@@ -218,11 +243,6 @@ def _is_named_tuple(cls: type[object]) -> bool:
 
 
 def _check_structural(cls: type[object]) -> None:
-    if issubclass(cls, TaggedError):
-        raise TypeError(
-            f"{cls.__qualname__} is a TaggedError: it is stored by its error tag, "
-            "so it needs no registration"
-        )
     if class_kind(cls) is None:
         raise TypeError(
             f"{cls.__qualname__} is not a dataclass, Enum, NamedTuple, pydantic model or "
