@@ -246,7 +246,10 @@ EXPECTED: dict[str, set[str]] = {
         "WorkflowStateStore",
     },
     "resultflow.persistence": {
+        "ClassPolicy",
         "Codec",
+        "codec_limits",
+        "CodecLimits",
         "compose_migrations",
         "CorruptEntryError",
         "decode_value",
@@ -281,6 +284,7 @@ EXPECTED: dict[str, set[str]] = {
         "serialize_entry",
         "serialize_result",
         "serialize_state",
+        "set_codec_limits",
         "SQLiteKV",
         "StateDecodeError",
         "StateFormatError",
