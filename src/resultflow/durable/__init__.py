@@ -1,9 +1,13 @@
 """Durable execution: workflows whose every step is checkpointed in SQLite or PostgreSQL.
 
-This package grows in slices; today it holds the public value types and errors and the
-private store the engine, worker and client are built on (`resultflow.durable._store`).
+`Engine` registers workflows and owns the store (SQLite by default, PostgreSQL to scale
+out); `engine.worker()` claims and replays executions under leases; `engine.client` (or
+`Client(url)` in a process that defines no workflows) starts, lists, inspects, signals
+and controls them. Every expected failure is a Result carrying one of the errors below.
 """
 
+from resultflow.durable._client import Client, ExecutionHandle
+from resultflow.durable._engine import Engine
 from resultflow.durable._errors import (
     ChildFailed,
     DurableStoreError,
@@ -26,6 +30,7 @@ from resultflow.durable._errors import (
     UnknownWorkflow,
     WaitTimedOut,
 )
+from resultflow.durable._step import DurableStep
 from resultflow.durable._types import (
     CLOSED_STATUSES,
     ExecutionInfo,
@@ -34,15 +39,22 @@ from resultflow.durable._types import (
     Status,
     WorkflowInfo,
 )
+from resultflow.durable._worker import Worker
+from resultflow.durable._workflow import DurableWorkflow
 
 __all__ = [
     "CLOSED_STATUSES",
     "ChildFailed",
+    "Client",
+    "DurableStep",
     "DurableStoreError",
+    "DurableWorkflow",
+    "Engine",
     "EventNotSet",
     "ExecutionCancelled",
     "ExecutionClosed",
     "ExecutionExists",
+    "ExecutionHandle",
     "ExecutionInfo",
     "ExecutionNotFound",
     "ExecutionTerminated",
@@ -61,5 +73,6 @@ __all__ = [
     "UnknownToken",
     "UnknownWorkflow",
     "WaitTimedOut",
+    "Worker",
     "WorkflowInfo",
 ]

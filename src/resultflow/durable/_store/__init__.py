@@ -8,8 +8,10 @@ from resultflow.durable._store._records import (
     ConflictPolicy,
     ExecutionQuery,
     ExecutionRecord,
+    LeaseLost,
     NewExecution,
     NewHistory,
+    TaskRecord,
 )
 from resultflow.durable._store._store import DurableStore
 from resultflow.durable._store._url import DEFAULT_URL, StoreURL, parse_store_url
@@ -21,9 +23,11 @@ __all__ = [
     "DurableStore",
     "ExecutionQuery",
     "ExecutionRecord",
+    "LeaseLost",
     "NewExecution",
     "NewHistory",
     "StoreURL",
+    "TaskRecord",
     "open_store",
     "parse_store_url",
 ]

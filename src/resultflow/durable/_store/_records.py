@@ -16,8 +16,10 @@ __all__ = [
     "ConflictPolicy",
     "ExecutionQuery",
     "ExecutionRecord",
+    "LeaseLost",
     "NewExecution",
     "NewHistory",
+    "TaskRecord",
 ]
 
 ConflictPolicy = Literal["fail", "use_existing", "terminate_existing"]
@@ -36,6 +38,7 @@ class NewExecution:
     wake_at: float
     queue: str = "default"
     timeout_at: float | None = None
+    timeout_s: float | None = None
     parent: ParentRef | None = None
     memo: str = "{}"
     tags: tuple[str, ...] = ()
@@ -62,9 +65,11 @@ class ExecutionRecord:
     queue: str
     wake_at: float | None
     timeout_at: float | None
+    timeout_s: float | None
     owner: str | None
     lease_until: float | None
     control: str | None
+    wakeups: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +112,35 @@ class ExecutionQuery:
     limit: int = 100
     order: Literal["asc", "desc"] = "asc"
     cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """An external task (`wait_for_task`) finished by its unguessable `token`.
+
+    `status` is OPEN, COMPLETED or FAILED; `result` the codec's JSON of the value
+    (COMPLETED) or the error (FAILED). Deadlines follow the engine's clock.
+    """
+
+    token: str
+    execution_id: str
+    attempt: int
+    name: str
+    position: int
+    status: str
+    result: str | None
+    deadline: float | None
+    heartbeat_timeout: float | None
+    heartbeat_deadline: float | None
+    created_at: float
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the execution's run: another worker took it over.
+
+    Internal to the engine: the run that meets it stops at once without writing.
+    """
+
+    def __init__(self, execution_id: str) -> None:
+        super().__init__(f"lost the lease on execution {execution_id!r}")
+        self.execution_id = execution_id

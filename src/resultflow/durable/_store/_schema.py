@@ -43,9 +43,11 @@ _SQLITE_V1: Final[tuple[LiteralString, ...]] = (
         queue TEXT NOT NULL,
         wake_at REAL,
         timeout_at REAL,
+        timeout_s REAL,
         owner TEXT,
         lease_until REAL,
         control TEXT,
+        wakeups INTEGER NOT NULL DEFAULT 0,
         history_seq INTEGER NOT NULL DEFAULT 0
     )""",
     "CREATE INDEX rf_executions_created ON rf_executions (created_at, execution_id)",
@@ -139,9 +141,11 @@ _POSTGRES_V1: Final[tuple[LiteralString, ...]] = (
         queue TEXT NOT NULL,
         wake_at DOUBLE PRECISION,
         timeout_at DOUBLE PRECISION,
+        timeout_s DOUBLE PRECISION,
         owner TEXT,
         lease_until DOUBLE PRECISION,
         control TEXT,
+        wakeups INTEGER NOT NULL DEFAULT 0,
         history_seq INTEGER NOT NULL DEFAULT 0
     )""",
     "CREATE INDEX rf_executions_created ON rf_executions (created_at, execution_id)",

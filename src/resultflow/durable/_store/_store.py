@@ -27,8 +27,10 @@ from resultflow.durable._store._records import (
     ConflictPolicy,
     ExecutionQuery,
     ExecutionRecord,
+    LeaseLost,
     NewExecution,
     NewHistory,
+    TaskRecord,
 )
 from resultflow.durable._store._schema import MIGRATIONS, SCHEMA_VERSION
 from resultflow.durable._types import HistoryEvent, ParentRef, Status, WorkflowInfo
@@ -39,7 +41,7 @@ __all__ = ["DurableStore"]
 _COLUMNS: LiteralString = (
     "execution_id, workflow, version, status, created_at, started_at, ended_at, "
     "parent_id, parent_seq, attempts, memo, tags, input, output, error, queue, wake_at, "
-    "timeout_at, owner, lease_until, control"
+    "timeout_at, timeout_s, owner, lease_until, control, wakeups"
 )
 
 _SELECT_ONE: LiteralString = "SELECT " + _COLUMNS + " FROM rf_executions WHERE execution_id = %s"
@@ -47,7 +49,8 @@ _SELECT_ONE: LiteralString = "SELECT " + _COLUMNS + " FROM rf_executions WHERE e
 _INSERT_EXECUTION: LiteralString = (
     "INSERT INTO rf_executions (execution_id, workflow, version, status, created_at, "
     "parent_id, parent_seq, attempts, memo, tags, input, queue, wake_at, timeout_at, "
-    "history_seq) VALUES (%s, %s, %s, 'PENDING', %s, %s, %s, 1, %s, %s, %s, %s, %s, %s, 1) "
+    "timeout_s, history_seq) VALUES "
+    "(%s, %s, %s, 'PENDING', %s, %s, %s, 1, %s, %s, %s, %s, %s, %s, %s, 1) "
     "ON CONFLICT (execution_id) DO NOTHING"
 )
 
@@ -55,8 +58,28 @@ _RESTART_EXECUTION: LiteralString = (
     "UPDATE rf_executions SET workflow = %s, version = %s, status = 'PENDING', "
     "started_at = NULL, ended_at = NULL, parent_id = %s, parent_seq = %s, "
     "attempts = attempts + 1, memo = %s, tags = %s, input = %s, output = NULL, error = NULL, "
-    "queue = %s, wake_at = %s, timeout_at = %s, owner = NULL, lease_until = NULL, "
+    "queue = %s, wake_at = %s, timeout_at = %s, timeout_s = %s, owner = NULL, "
+    "lease_until = NULL, "
     "control = NULL WHERE execution_id = %s"
+)
+
+_SELECT_TASK: LiteralString = (
+    "SELECT token, execution_id, attempt, name, position, status, result, deadline, "
+    "heartbeat_timeout, heartbeat_deadline, created_at FROM rf_tasks"
+)
+
+_SQLITE_NEXT_WAKE: LiteralString = (
+    "SELECT min(wake_at) FROM rf_executions WHERE status IN ('PENDING', 'WAITING') "
+    "AND EXISTS (SELECT 1 FROM json_each(%s) AS w "
+    "WHERE w.value ->> 'n' = workflow AND w.value ->> 'v' = version) "
+    "AND queue IN (SELECT value FROM json_each(%s))"
+)
+
+_POSTGRES_NEXT_WAKE: LiteralString = (
+    "SELECT min(wake_at) FROM rf_executions WHERE status IN ('PENDING', 'WAITING') "
+    "AND (workflow, version) IN (SELECT w.n, w.v FROM "
+    "jsonb_to_recordset(%s::jsonb) AS w(n text, v text)) "
+    "AND queue IN (SELECT jsonb_array_elements_text(%s::jsonb))"
 )
 
 _INSERT_HISTORY: LiteralString = (
@@ -86,9 +109,13 @@ _CLOSE: LiteralString = (
     "owner = NULL, lease_until = NULL, wake_at = NULL WHERE execution_id = %s"
 )
 
+# A wake-up that arrived while the run was live (a signal, a task's end, a child's end)
+# turns a release to WAITING into PENDING: the run replays and looks again.
 _RELEASE: LiteralString = (
-    "UPDATE rf_executions SET status = %s, wake_at = %s, owner = NULL, lease_until = NULL "
-    "WHERE execution_id = %s"
+    "UPDATE rf_executions SET "
+    "status = CASE WHEN %s = 'WAITING' AND wakeups <> %s THEN 'PENDING' ELSE %s END, "
+    "wake_at = CASE WHEN %s = 'WAITING' AND wakeups <> %s THEN 0 ELSE %s END, "
+    "owner = NULL, lease_until = NULL WHERE execution_id = %s"
 )
 
 _RENEW: LiteralString = (
@@ -121,7 +148,8 @@ _POSTGRES_CLAIM: LiteralString = (
     "FROM picked WHERE e.execution_id = picked.execution_id RETURNING "
     "e.execution_id, e.workflow, e.version, e.status, e.created_at, e.started_at, "
     "e.ended_at, e.parent_id, e.parent_seq, e.attempts, e.memo, e.tags, e.input, "
-    "e.output, e.error, e.queue, e.wake_at, e.timeout_at, e.owner, e.lease_until, e.control"
+    "e.output, e.error, e.queue, e.wake_at, e.timeout_at, e.timeout_s, e.owner, "
+    "e.lease_until, e.control, e.wakeups"
 )
 
 _SQLITE_LIST: LiteralString = (
@@ -176,6 +204,7 @@ class DurableStore:
         self.dialect = database.dialect
         postgres = self.dialect == "postgres"
         self._claim_sql: LiteralString = _POSTGRES_CLAIM if postgres else _SQLITE_CLAIM
+        self._next_wake_sql: LiteralString = _POSTGRES_NEXT_WAKE if postgres else _SQLITE_NEXT_WAKE
         list_sql = _POSTGRES_LIST if postgres else _SQLITE_LIST
         self._list_asc: LiteralString = list_sql + (_POSTGRES_AFTER_ASC if postgres else _AFTER_ASC)
         self._list_desc: LiteralString = list_sql + (
@@ -273,6 +302,7 @@ class DurableStore:
                     new.queue,
                     new.wake_at,
                     new.timeout_at,
+                    new.timeout_s,
                 ),
             )
             if inserted:
@@ -328,6 +358,7 @@ class DurableStore:
                     new.queue,
                     new.wake_at,
                     new.timeout_at,
+                    new.timeout_s,
                     new.execution_id,
                 ),
             )
@@ -416,7 +447,7 @@ class DurableStore:
         """
         if limit <= 0 or not workflows or not queues:
             return []
-        wanted = json.dumps([{"n": w.name, "v": w.version} for w in workflows])
+        wanted = _workflow_list(workflows)
         names = json.dumps(list(queues))
         if self.dialect == "postgres":
             params: tuple[object, ...] = (now, wanted, names, limit, owner, lease_s, now)
@@ -504,6 +535,9 @@ class DurableStore:
             if seq is None:
                 return False
             await tx.execute(_CLOSE, (status.value, output, error, ended_at, execution_id))
+            record = await self._select(tx, execution_id, lock=False)
+            if record is not None:
+                await self._wake_parent(tx, record)
             await self._insert_history(tx, execution_id, attempt, seq, history)
         return True
 
@@ -515,16 +549,376 @@ class DurableStore:
         *,
         status: Status,
         wake_at: float | None,
+        wakeups_seen: int = 0,
         history: Sequence[NewHistory] = (),
     ) -> bool:
-        """Give the run back (PENDING, WAITING or PAUSED) to wake at `wake_at`; False if lost."""
+        """Give the run back (PENDING, WAITING or PAUSED) to wake at `wake_at`; False if lost.
+
+        `wakeups_seen` is the record's `wakeups` when the run was claimed: a wake-up
+        counted since then makes a WAITING release PENDING, so none is lost.
+        """
         async with self.database.transaction(write=True) as tx:
             seq = await self._fence(tx, execution_id, owner, attempt, len(history))
             if seq is None:
                 return False
-            await tx.execute(_RELEASE, (status.value, wake_at, execution_id))
+            await tx.execute(
+                _RELEASE,
+                (
+                    status.value,
+                    wakeups_seen,
+                    status.value,
+                    status.value,
+                    wakeups_seen,
+                    wake_at,
+                    execution_id,
+                ),
+            )
             await self._insert_history(tx, execution_id, attempt, seq, history)
         return True
+
+    async def next_wake_at(
+        self, workflows: Sequence[WorkflowInfo], queues: Sequence[str]
+    ) -> float | None:
+        """The earliest `wake_at` of a PENDING or WAITING execution these workers serve."""
+        if not workflows or not queues:
+            return None
+        async with self.database.transaction(write=False) as tx:
+            row = await tx.fetchone(
+                self._next_wake_sql, (_workflow_list(workflows), json.dumps(list(queues)))
+            )
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def control_requests(self, owner: str) -> dict[str, str]:
+        """The control requests (`"pause"`, `"cancel"`) on executions `owner` holds."""
+        async with self.database.transaction(write=False) as tx:
+            rows = await tx.fetchall(
+                "SELECT execution_id, control FROM rf_executions "
+                "WHERE owner = %s AND status = 'RUNNING' AND control IS NOT NULL",
+                (owner,),
+            )
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    # -- signals, tasks, events ----------------------------------------------------------
+    async def send_signal(
+        self, execution_id: str, name: str, payload: str, now: float
+    ) -> ExecutionRecord | None:
+        """Buffer a signal and wake the execution if it waits; return the record as it was.
+
+        Returns None for an unknown execution; a closed one is returned unchanged (the
+        caller reports `ExecutionClosed`) and takes no signal.
+        """
+        async with self.database.transaction(write=True) as tx:
+            record = await self._select(tx, execution_id, lock=True)
+            if record is None or record.status.closed:
+                return record
+            await tx.execute(
+                "INSERT INTO rf_signals (execution_id, name, payload, sent_at) "
+                "VALUES (%s, %s, %s, %s)",
+                (execution_id, name, payload, now),
+            )
+            await self._wake(tx, execution_id)
+            await self._append(
+                tx, execution_id, [NewHistory("SignalReceived", now, name, payload_data(payload))]
+            )
+            return record
+
+    async def consume_signal(
+        self, owner: str, checkpoint: Checkpoint, name: str, history: Sequence[NewHistory] = ()
+    ) -> str | None:
+        """Take the oldest buffered `name` signal as `checkpoint`'s Ok value, atomically.
+
+        Returns the payload JSON, or None when no such signal is buffered (nothing is
+        written). Raises `LeaseLost` when `owner` no longer holds the run.
+        """
+        async with self.database.transaction(write=True) as tx:
+            row = await tx.fetchone(
+                "SELECT id, payload FROM rf_signals WHERE execution_id = %s AND name = %s "
+                "AND consumed_at_position IS NULL ORDER BY id LIMIT 1",
+                (checkpoint.execution_id, name),
+            )
+            if row is None:
+                return None
+            seq = await self._fence(
+                tx, checkpoint.execution_id, owner, checkpoint.attempt, len(history)
+            )
+            if seq is None:
+                raise LeaseLost(checkpoint.execution_id)
+            await tx.execute(
+                "UPDATE rf_signals SET consumed_at_position = %s WHERE id = %s",
+                (checkpoint.position, row[0]),
+            )
+            payload = str(row[1])
+            await tx.execute(
+                _INSERT_CHECKPOINT,
+                (
+                    checkpoint.execution_id,
+                    checkpoint.attempt,
+                    checkpoint.key,
+                    checkpoint.position,
+                    checkpoint.kind,
+                    checkpoint.name,
+                    checkpoint.result.replace("$PAYLOAD", payload),
+                    checkpoint.created_at,
+                ),
+            )
+            await self._insert_history(
+                tx, checkpoint.execution_id, checkpoint.attempt, seq, history
+            )
+            return payload
+
+    async def create_task(self, owner: str, task: TaskRecord) -> bool:
+        """Record an external task (once per execution position); False if the lease is lost."""
+        async with self.database.transaction(write=True) as tx:
+            seq = await self._fence(tx, task.execution_id, owner, task.attempt, 1)
+            if seq is None:
+                return False
+            await tx.execute(
+                "INSERT INTO rf_tasks (token, execution_id, attempt, name, position, status, "
+                "result, deadline, heartbeat_timeout, heartbeat_deadline, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, 'OPEN', NULL, %s, %s, %s, %s)",
+                (
+                    task.token,
+                    task.execution_id,
+                    task.attempt,
+                    task.name,
+                    task.position,
+                    task.deadline,
+                    task.heartbeat_timeout,
+                    task.heartbeat_deadline,
+                    task.created_at,
+                ),
+            )
+            await self._insert_history(
+                tx,
+                task.execution_id,
+                task.attempt,
+                seq,
+                [
+                    NewHistory(
+                        "TaskScheduled",
+                        task.created_at,
+                        task.name,
+                        json.dumps({"position": task.position}),
+                    )
+                ],
+            )
+        return True
+
+    async def task_at(self, execution_id: str, attempt: int, position: int) -> TaskRecord | None:
+        """The task scheduled at `position` of run `attempt`, or None."""
+        async with self.database.transaction(write=False) as tx:
+            row = await tx.fetchone(
+                _SELECT_TASK + " WHERE execution_id = %s AND attempt = %s AND position = %s",
+                (execution_id, attempt, position),
+            )
+        return None if row is None else _task(row)
+
+    async def finish_task(
+        self, token: str, status: str, result: str | None, now: float
+    ) -> TaskRecord | None:
+        """Close an OPEN task as `status` with `result` and wake its execution.
+
+        Returns the task as it was before (None: unknown token); a task that was not
+        OPEN is returned unchanged.
+        """
+        async with self.database.transaction(write=True) as tx:
+            row = await tx.fetchone(_SELECT_TASK + " WHERE token = %s", (token,))
+            if row is None:
+                return None
+            task = _task(row)
+            if task.status != "OPEN":
+                return task
+            await tx.execute(
+                "UPDATE rf_tasks SET status = %s, result = %s WHERE token = %s",
+                (status, result, token),
+            )
+            await self._wake(tx, task.execution_id)
+            return task
+
+    async def heartbeat_task(self, token: str, now: float) -> TaskRecord | None:
+        """Push an OPEN task's heartbeat deadline forward; returns it as it was (None: unknown)."""
+        async with self.database.transaction(write=True) as tx:
+            row = await tx.fetchone(_SELECT_TASK + " WHERE token = %s", (token,))
+            if row is None:
+                return None
+            task = _task(row)
+            if task.status == "OPEN" and task.heartbeat_timeout is not None:
+                await tx.execute(
+                    "UPDATE rf_tasks SET heartbeat_deadline = %s WHERE token = %s",
+                    (now + task.heartbeat_timeout, token),
+                )
+            return task
+
+    async def set_event(self, owner: str, checkpoint: Checkpoint, key: str, value: str) -> bool:
+        """Publish `value` under `key` and write `checkpoint`, in one transaction."""
+        async with self.database.transaction(write=True) as tx:
+            seq = await self._fence(tx, checkpoint.execution_id, owner, checkpoint.attempt, 1)
+            if seq is None:
+                return False
+            await tx.execute(
+                "INSERT INTO rf_events (execution_id, key, value, set_at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (execution_id, key) "
+                "DO UPDATE SET value = excluded.value, set_at = excluded.set_at",
+                (checkpoint.execution_id, key, value, checkpoint.created_at),
+            )
+            await tx.execute(
+                _INSERT_CHECKPOINT,
+                (
+                    checkpoint.execution_id,
+                    checkpoint.attempt,
+                    checkpoint.key,
+                    checkpoint.position,
+                    checkpoint.kind,
+                    checkpoint.name,
+                    checkpoint.result,
+                    checkpoint.created_at,
+                ),
+            )
+            await self._insert_history(
+                tx,
+                checkpoint.execution_id,
+                checkpoint.attempt,
+                seq,
+                [NewHistory("EventSet", checkpoint.created_at, key, payload_data(value))],
+            )
+        return True
+
+    async def get_event(self, execution_id: str, key: str) -> tuple[bool, str | None]:
+        """(execution exists, the event's value JSON or None)."""
+        async with self.database.transaction(write=False) as tx:
+            exists = await tx.fetchone(
+                "SELECT 1 FROM rf_executions WHERE execution_id = %s", (execution_id,)
+            )
+            if exists is None:
+                return False, None
+            row = await tx.fetchone(
+                "SELECT value FROM rf_events WHERE execution_id = %s AND key = %s",
+                (execution_id, key),
+            )
+        return True, None if row is None else str(row[0])
+
+    async def step_result(self, execution_id: str, key: str) -> tuple[bool, str | None]:
+        """(execution exists, the current run's checkpoint JSON under `key` or None)."""
+        async with self.database.transaction(write=False) as tx:
+            record = await tx.fetchone(
+                "SELECT attempts FROM rf_executions WHERE execution_id = %s", (execution_id,)
+            )
+            if record is None:
+                return False, None
+            row = await tx.fetchone(
+                "SELECT result FROM rf_checkpoints "
+                "WHERE execution_id = %s AND attempt = %s AND key = %s",
+                (execution_id, record[0], key),
+            )
+        return True, None if row is None else str(row[0])
+
+    # -- control ----------------------------------------------------------------------
+    async def control(
+        self, execution_id: str, action: str, now: float, reason: str | None = None
+    ) -> tuple[ExecutionRecord | None, bool]:
+        """Apply `action` (pause, unpause, cancel, terminate, resume) to an execution.
+
+        Returns (the record before, whether the action applied). What applies:
+        - pause: RUNNING → control flag (the worker stops at the next step boundary);
+          PENDING/WAITING → PAUSED at once (a waiting one's wake time is kept).
+        - unpause: PAUSED → PENDING (replays, and waits again if its wait is not over);
+          a RUNNING one with a pending pause request has the request withdrawn.
+        - cancel: any open status → control flag and runnable, so a worker replays it,
+          runs its compensations and ends it CANCELLED.
+        - terminate: any open status → TERMINATED at once (no compensation).
+        - resume: FAILED/CANCELLED/TIMED_OUT → PENDING; the failed step's checkpoint is
+          set aside (history keeps it) so it runs again.
+        """
+        async with self.database.transaction(write=True) as tx:
+            record = await self._select(tx, execution_id, lock=True)
+            if record is None:
+                return None, False
+            status = record.status
+            history: list[NewHistory] = []
+            if action == "pause":
+                if status is Status.RUNNING and record.control is None:
+                    await tx.execute(
+                        "UPDATE rf_executions SET control = 'pause' WHERE execution_id = %s",
+                        (execution_id,),
+                    )
+                elif status in (Status.PENDING, Status.WAITING):
+                    await tx.execute(
+                        "UPDATE rf_executions SET status = 'PAUSED' WHERE execution_id = %s",
+                        (execution_id,),
+                    )
+                    history.append(NewHistory("WorkflowPaused", now))
+                else:
+                    return record, False
+            elif action == "unpause":
+                if status is Status.PAUSED:
+                    await tx.execute(
+                        "UPDATE rf_executions SET status = 'PENDING', control = NULL, "
+                        "wake_at = 0 WHERE execution_id = %s",
+                        (execution_id,),
+                    )
+                    history.append(NewHistory("WorkflowUnpaused", now))
+                elif status is Status.RUNNING and record.control == "pause":
+                    await tx.execute(
+                        "UPDATE rf_executions SET control = NULL WHERE execution_id = %s",
+                        (execution_id,),
+                    )
+                else:
+                    return record, False
+            elif action == "cancel":
+                if status.closed:
+                    return record, False
+                await tx.execute(
+                    "UPDATE rf_executions SET control = 'cancel' WHERE execution_id = %s",
+                    (execution_id,),
+                )
+                if status is not Status.RUNNING:
+                    await tx.execute(
+                        "UPDATE rf_executions SET status = 'PENDING', wake_at = 0 "
+                        "WHERE execution_id = %s",
+                        (execution_id,),
+                    )
+                history.append(
+                    NewHistory("CancelRequested", now, data=json.dumps({"reason": reason}))
+                )
+            elif action == "terminate":
+                if status.closed:
+                    return record, False
+                await tx.execute(
+                    "UPDATE rf_executions SET status = 'TERMINATED', ended_at = %s, owner = NULL, "
+                    "lease_until = NULL, wake_at = NULL, control = NULL, error = %s "
+                    "WHERE execution_id = %s",
+                    (now, json.dumps({"reason": reason}), execution_id),
+                )
+                history.append(
+                    NewHistory("WorkflowTerminated", now, data=json.dumps({"reason": reason}))
+                )
+                await self._wake_parent(tx, record)
+            elif action == "resume":
+                if status not in (Status.FAILED, Status.CANCELLED, Status.TIMED_OUT):
+                    return record, False
+                last = await tx.fetchone(
+                    "SELECT key, result FROM rf_checkpoints WHERE execution_id = %s "
+                    "AND attempt = %s ORDER BY position DESC LIMIT 1",
+                    (execution_id, record.attempts),
+                )
+                if last is not None and _is_err(str(last[1])):
+                    await tx.execute(
+                        "DELETE FROM rf_checkpoints WHERE execution_id = %s AND attempt = %s "
+                        "AND key = %s",
+                        (execution_id, record.attempts, last[0]),
+                    )
+                await tx.execute(
+                    "UPDATE rf_executions SET status = 'PENDING', wake_at = 0, ended_at = NULL, "
+                    "output = NULL, error = NULL, control = NULL, timeout_at = NULL "
+                    "WHERE execution_id = %s",
+                    (execution_id,),
+                )
+                history.append(NewHistory("WorkflowResumed", now))
+            else:
+                raise ValueError(f"unknown control action {action!r}")
+            if history:
+                await self._append(tx, execution_id, history)
+            return record, True
 
     # -- history ----------------------------------------------------------------------
     async def append_history(self, execution_id: str, events: Sequence[NewHistory]) -> bool:
@@ -592,6 +986,20 @@ class DurableStore:
         else:
             row = await tx.fetchone(_SELECT_ONE, (execution_id,))
         return None if row is None else _record(row)
+
+    async def _wake(self, tx: Transaction, execution_id: str) -> None:
+        """Make a WAITING execution runnable now (a worker replays it and looks again)."""
+        await tx.execute(
+            "UPDATE rf_executions SET wakeups = wakeups + 1, "
+            "status = CASE WHEN status = 'WAITING' THEN 'PENDING' ELSE status END, "
+            "wake_at = CASE WHEN status = 'WAITING' THEN 0 ELSE wake_at END "
+            "WHERE execution_id = %s",
+            (execution_id,),
+        )
+
+    async def _wake_parent(self, tx: Transaction, record: ExecutionRecord) -> None:
+        if record.parent is not None:
+            await self._wake(tx, record.parent.execution_id)
 
     async def _write_tags(self, tx: Transaction, execution_id: str, tags: Sequence[str]) -> None:
         if tags:
@@ -661,7 +1069,43 @@ def _record(row: Sequence[Any]) -> ExecutionRecord:
         queue=str(row[15]),
         wake_at=None if row[16] is None else float(row[16]),
         timeout_at=None if row[17] is None else float(row[17]),
-        owner=row[18],
-        lease_until=None if row[19] is None else float(row[19]),
-        control=row[20],
+        timeout_s=None if row[18] is None else float(row[18]),
+        owner=row[19],
+        lease_until=None if row[20] is None else float(row[20]),
+        control=row[21],
+        wakeups=int(row[22]),
+    )
+
+
+def _is_err(result_json: str) -> bool:
+    """True when a checkpoint's Result JSON is an Err."""
+    try:
+        data = json.loads(result_json)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("ok") is False  # pyright: ignore[reportUnknownMemberType]
+
+
+def payload_data(payload_json: str) -> str:
+    """A history `data` document carrying an encoded payload."""
+    return '{"payload": ' + payload_json + "}"
+
+
+def _workflow_list(workflows: Sequence[WorkflowInfo]) -> str:
+    return json.dumps([{"n": w.name, "v": w.version} for w in workflows])
+
+
+def _task(row: Sequence[Any]) -> TaskRecord:
+    return TaskRecord(
+        token=str(row[0]),
+        execution_id=str(row[1]),
+        attempt=int(row[2]),
+        name=str(row[3]),
+        position=int(row[4]),
+        status=str(row[5]),
+        result=row[6],
+        deadline=None if row[7] is None else float(row[7]),
+        heartbeat_timeout=None if row[8] is None else float(row[8]),
+        heartbeat_deadline=None if row[9] is None else float(row[9]),
+        created_at=float(row[10]),
     )
