@@ -1,8 +1,8 @@
-"""Error values: the `TaggedError` base and the library's own error types.
+"""Errors: the error values returned in `Err(...)`, and the exceptions resultflow raises.
 
 Errors are values returned in `Err(...)`, not raised. Any object may be an error;
 `TaggedError` adds a stable `tag`, a `message`, and `to_dict` / `from_dict` so errors
-survive JSON persistence. The library's errors, all `TaggedError` subclasses::
+survive JSON persistence. The library's error values, all `TaggedError` subclasses::
 
     TaggedError
      ├── UnexpectedError         a step or body raised (exception kept as `cause`)
@@ -16,12 +16,40 @@ survive JSON persistence. The library's errors, all `TaggedError` subclasses::
      ├── Cancelled               the operation was cancelled
      └── Skipped                 a hook declined to run the workflow
 
-`UnwrapError` (raised by `unwrap()` on an Err) is an exception, not an error value.
+Exceptions are for what cannot be a value: programming mistakes, a refusal from a
+guard used with `call()` (not `call_result()`), and a store that cannot do its job.
+Every exception resultflow defines derives from `ResultflowError`, so callers catch at
+the level they care about (`except StoreError` covers "Redis or PostgreSQL is down" for
+the KV stores, the breaker store and the limiter store alike)::
+
+    ResultflowError
+     ├── UnwrapError                 unwrap() / expect() on an Err, unwrap_err() on an Ok
+     ├── UnknownTagError             from_dict() met a tag no loaded class registered
+     ├── AmbiguousTagError           from_dict() met a tag several classes share
+     ├── CircuitOpenError            breaker.call() refused: `.error` is a CircuitOpen
+     ├── RateLimitedError            limiter.call() / acquire() refused: `.error` is a RateLimited
+     ├── StoreError                  a store failed; `backend` names it, `detail` says why
+     │    ├── StoreUnavailableError  the server is down or the file cannot be opened
+     │    ├── StoreClosedError       the store was used after close()
+     │    ├── CorruptEntryError      a stored value cannot be read back  (resultflow.persistence)
+     │    ├── BreakerStoreError      a circuit breaker's shared store failed
+     │    └── LimiterStoreError      a rate limiter's shared store failed
+     ├── SerializationError          a value cannot be written  (resultflow.persistence)
+     └── StateDecodeError            stored state cannot be decoded  (resultflow.persistence)
+
+The classes marked with a package live there (they carry that package's values);
+`ResultflowError` and `UnwrapError` are defined in `resultflow.result` (the Result
+methods raise `UnwrapError`, and the core has no import cycle) and re-exported here;
+the others are defined here and re-exported where they are used
+(`resultflow.reliability`, `resultflow.persistence`). The tag errors and
+`StateDecodeError` are also `LookupError` / `ValueError`, as the standard library
+would raise them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,23 +57,32 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from typing_extensions import dataclass_transform
 
-from resultflow.result import UnwrapError
+from resultflow.result import ResultflowError, UnwrapError
 
 __all__ = [
     "AmbiguousTagError",
     "ApprovalRejected",
+    "BreakerStoreError",
     "Cancelled",
     "CircuitOpen",
+    "CircuitOpenError",
+    "LimiterStoreError",
     "PendingApproval",
     "RateLimited",
+    "RateLimitedError",
+    "ResultflowError",
     "SagaCompensationFailed",
     "Skipped",
     "StepTimeout",
+    "StoreClosedError",
+    "StoreError",
+    "StoreUnavailableError",
     "TaggedError",
     "UnexpectedError",
     "UnknownTagError",
     "UnwrapError",
     "WorkflowTimeout",
+    "qualified_exception_name",
     "registered_tags",
 ]
 
@@ -56,7 +93,7 @@ T_Error = TypeVar("T_Error", bound="TaggedError")
 _REGISTRY: dict[str, dict[str, type[TaggedError]]] = {}
 
 
-class UnknownTagError(LookupError):
+class UnknownTagError(ResultflowError, LookupError):
     """`TaggedError.from_dict` met a tag that no loaded class registered."""
 
     def __init__(self, tag: object, known: list[str]) -> None:
@@ -65,7 +102,7 @@ class UnknownTagError(LookupError):
         self.tag = tag
 
 
-class AmbiguousTagError(LookupError):
+class AmbiguousTagError(ResultflowError, LookupError):
     """Several loaded classes share a tag, and nothing says which one to rebuild."""
 
     def __init__(self, tag: str, classes: list[str]) -> None:
@@ -206,6 +243,8 @@ class UnexpectedError(TaggedError):
 
     `exception_type` and `message` survive serialization; `cause` holds the live
     exception (or, after a round trip, its description) and is not compared.
+    `exception_type` is the exception's importable name (`qualified_exception_name`):
+    `"ValueError"`, `"resultflow.errors.BreakerStoreError"`, `"myapp.db.Timeout"`.
     """
 
     exception_type: str
@@ -217,7 +256,7 @@ class UnexpectedError(TaggedError):
     def from_exception(cls, exc: BaseException, *, step: str | None = None) -> UnexpectedError:
         """Describe `exc`; `step` names the step or hook that raised."""
         return cls(
-            exception_type=_qualified_name(type(exc)),
+            exception_type=qualified_exception_name(type(exc)),
             message=str(exc),
             step=step,
             cause=exc,
@@ -295,6 +334,97 @@ class Skipped(TaggedError):
     reason: str
 
 
-def _qualified_name(cls: type[BaseException]) -> str:
+# -- exceptions -------------------------------------------------------------------------
+class CircuitOpenError(ResultflowError):
+    """Raised by `CircuitBreaker.call` when the breaker refuses the call.
+
+    The refusal as a value is in `.error` (a `CircuitOpen` with the breaker's name and
+    `retry_after`); `call_result` returns that value as an `Err` instead of raising.
+    """
+
+    def __init__(self, error: CircuitOpen) -> None:
+        super().__init__(
+            f"circuit breaker {error.breaker!r} is open; retry after {error.retry_after:.3f} s"
+        )
+        self.error = error
+
+
+class RateLimitedError(ResultflowError):
+    """A limiter refused a call; the `RateLimited` value is in `.error`.
+
+    Raised by `acquire()` and `call()`; `call_result()` returns `Err(error)` instead.
+    """
+
+    def __init__(self, error: RateLimited) -> None:
+        hint = "" if error.retry_after is None else f"; retry after {error.retry_after:.3f} s"
+        super().__init__(f"limiter {error.limiter!r} refused the call{hint}")
+        self.error = error
+
+
+class StoreError(ResultflowError):
+    """A store could not complete an operation; `backend` names it, `detail` says why.
+
+    The base of every store failure: KV stores (`resultflow.persistence`), breaker
+    stores and limiter stores (`resultflow.reliability`). Driver errors are wrapped (the
+    driver's exception is the `__cause__`), so `except StoreError` is enough to catch a
+    dependency that is down, whichever component noticed it.
+    """
+
+    def __init__(self, backend: str, detail: str) -> None:
+        super().__init__(f"{backend}: {detail}")
+        self.backend = backend
+        self.detail = detail
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached: server down, connection refused, file not openable."""
+
+
+class StoreClosedError(StoreError):
+    """The store was used after `close()`."""
+
+    def __init__(self, backend: str) -> None:
+        super().__init__(backend, "the store is closed")
+
+
+class BreakerStoreError(StoreError):
+    """A circuit breaker's store could not be reached or answered badly (e.g. Redis is down).
+
+    `detail` says what failed; `backend` names the store's kind (a custom `BreakerStore`
+    passes its own, e.g. `BreakerStoreError("timed out", backend="etcd")`).
+    """
+
+    def __init__(self, detail: str, *, backend: str = "breaker store") -> None:
+        super().__init__(backend, detail)
+
+
+class LimiterStoreError(StoreError):
+    """A rate limiter's store could not be reached or answered badly (e.g. Redis is down).
+
+    `detail` says what failed; `backend` names the store's kind, as for
+    `BreakerStoreError`.
+    """
+
+    def __init__(self, detail: str, *, backend: str = "limiter store") -> None:
+        super().__init__(backend, detail)
+
+
+def qualified_exception_name(cls: type[BaseException]) -> str:
+    """The name an exception type is known by: `ValueError`, `json.decoder.JSONDecodeError`.
+
+    Built-ins keep their bare name. A class defined in a private module (a path part
+    starting with `_`) is named by the public package above it when that package
+    exports it (`resultflow.hitl.RunBusyError`, not `resultflow.hitl._run_claims...`),
+    so the name in `UnexpectedError.exception_type` is one users can import.
+    """
     module = cls.__module__
-    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+    if module == "builtins":
+        return cls.__qualname__
+    parts = module.split(".")
+    private = next((i for i, part in enumerate(parts) if part.startswith("_")), 0)
+    if private > 0:
+        public = ".".join(parts[:private])
+        package = sys.modules.get(public)
+        if package is not None and getattr(package, cls.__qualname__, None) is cls:
+            return f"{public}.{cls.__qualname__}"
+    return f"{module}.{cls.__qualname__}"

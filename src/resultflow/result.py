@@ -44,7 +44,16 @@ _BOOL_MESSAGE = (
 )
 
 
-class UnwrapError(Exception):
+class ResultflowError(Exception):
+    """The root of every exception resultflow raises (error values are `TaggedError`s).
+
+    The exception tree is drawn in `resultflow.errors`, which re-exports this class.
+    It is defined here, in the lowest module, because `UnwrapError` is raised by the
+    Result methods themselves: the core then has no import cycle.
+    """
+
+
+class UnwrapError(ResultflowError):
     """Raised by `unwrap`, `unwrap_err` and `expect` on the wrong variant.
 
     It carries the result that was unwrapped in `.result`.

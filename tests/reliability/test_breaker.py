@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from resultflow.errors import CircuitOpen, UnexpectedError
+from resultflow.errors import CircuitOpen, StoreError, UnexpectedError
 from resultflow.reliability._breaker import (
     BreakerStats,
     CircuitBreaker,
@@ -676,12 +676,14 @@ async def test_a_store_failure_before_the_call_does_not_run_it(clock: TestClock)
     refused = await breaker.call_result(tracked)
     assert isinstance(refused, Err)
     assert isinstance(refused.error, UnexpectedError)
-    assert refused.error.exception_type == (
-        "resultflow.reliability._breaker_store.BreakerStoreError"
-    )
-    assert refused.error.message == "store down during admit"
-    with pytest.raises(BreakerStoreError, match="store down during admit"):
+    # The exception's public name: defined in resultflow.errors, under StoreError.
+    assert refused.error.exception_type == "resultflow.errors.BreakerStoreError"
+    assert refused.error.message == "breaker store: store down during admit"
+    with pytest.raises(StoreError, match="store down during admit") as raised:
         await breaker.call(plain)
+    assert isinstance(raised.value, BreakerStoreError)
+    assert raised.value.backend == "breaker store"
+    assert raised.value.detail == "store down during admit"
     assert ran is False
 
 

@@ -409,9 +409,7 @@ async def test_a_down_redis_gives_a_clear_typed_error(clock: TestClock) -> None:
         refused = await breaker.call_result(tracked)
         assert isinstance(refused, Err)
         assert isinstance(refused.error, UnexpectedError)
-        assert refused.error.exception_type == (
-            "resultflow.reliability._breaker_store.BreakerStoreError"
-        )
+        assert refused.error.exception_type == ("resultflow.errors.BreakerStoreError")
         assert "Redis store at" in refused.error.message
         assert ran is False
         with pytest.raises(BreakerStoreError):

@@ -10,19 +10,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resultflow.errors import RateLimited
-from resultflow.reliability._guard import Guard
-from resultflow.reliability._limiters.combined import (
+from resultflow.errors import RateLimited, StoreError, UnexpectedError
+from resultflow.reliability import (
     BucketSpec,
+    CircuitBreaker,
     CombinedLimiter,
     CombinedLimiterStats,
     ConcurrencyLimiter,
     ConcurrencyStats,
+    Guard,
     LimiterStore,
+    LimiterStoreError,
     MemoryLimiterStore,
     RateLimitedError,
     RateLimiter,
     RateLimiterStats,
+    RateStrategy,
     limiter_presets,
 )
 from resultflow.result import Err, Ok, Result
@@ -335,14 +338,20 @@ async def test_call_result_passes_the_functions_result_through() -> None:
     assert await limiter.call_result(_ok_thunk(8)) == Err(RateLimited("api", pytest.approx(1.0)))
 
 
-async def test_call_result_lets_exceptions_from_fn_propagate() -> None:
+async def test_call_result_returns_exceptions_from_fn_as_unexpected_errors() -> None:
+    # The same rule as the breaker's call_result (and every Guard): an Err, never a raise.
     limiter = RateLimiter("api", clock=TestClock())
+    problem = KeyError("bad")
 
     async def broken() -> Result[int, str]:
-        raise KeyError("bad")
+        raise problem
 
+    failed = await limiter.call_result(broken)
+    assert isinstance(failed, Err) and isinstance(failed.error, UnexpectedError)
+    assert failed.error.exception_type == "KeyError"
+    assert failed.cause is problem
     with pytest.raises(KeyError):
-        await limiter.call_result(broken)
+        await limiter.call(broken)  # call() is for plain values: it re-raises
 
 
 async def test_limiters_sharing_a_memory_store_and_name_share_a_bucket() -> None:
@@ -600,8 +609,9 @@ async def test_exceptions_release_slots() -> None:
     for _ in range(3):
         with pytest.raises(RuntimeError, match="boom"):
             await limiter.call(broken)
-        with pytest.raises(RuntimeError, match="boom"):
-            await limiter.call_result(broken)
+        failed = await limiter.call_result(broken)
+        assert isinstance(failed, Err) and isinstance(failed.error, UnexpectedError)
+        assert failed.error.message == "boom"
     assert limiter.stats() == ConcurrencyStats(active=0, queued=0)
     assert await limiter.call_result(_ok_thunk(1)) == Ok(1)
 
@@ -713,6 +723,133 @@ async def test_combined_refusals_name_the_part_that_refused() -> None:
 def test_combined_limiter_needs_a_name() -> None:
     with pytest.raises(ValueError, match="non-empty name"):
         CombinedLimiter("", RateLimiter("r"), ConcurrencyLimiter("c"))
+
+
+async def test_combined_limiter_with_only_a_rate_part() -> None:
+    clock = manual_clock()
+    rate = RateLimiter("api.rate", rate=1.0, burst=2, strategy="reject", clock=clock)
+    limiter = CombinedLimiter("api", rate=rate)
+    assert (limiter.rate, limiter.concurrency) == (rate, None)
+    assert await limiter.call_result(_ok_thunk(1)) == Ok(1)
+    assert await limiter.call(_ok_thunk(2)) == Ok(2)
+    assert await limiter.call_result(_ok_thunk(3)) == Err(
+        RateLimited("api.rate", pytest.approx(1.0))
+    )
+    assert limiter.stats() == CombinedLimiterStats(rate=rate.stats(), concurrency=None)
+    limiter.reset()
+    async with limiter:  # a token, and no slot to give back
+        pass
+    assert limiter.stats().rate == RateLimiterStats(available_tokens=1.0, waiting=0)
+
+
+async def test_combined_limiter_with_only_a_concurrency_part() -> None:
+    concurrency = ConcurrencyLimiter("db.slots", max_concurrent=1, max_queue=0, clock=TestClock())
+    limiter = CombinedLimiter("db", concurrency=concurrency)
+    assert (limiter.rate, limiter.concurrency) == (None, concurrency)
+    await limiter.acquire()
+    assert limiter.stats() == CombinedLimiterStats(
+        rate=None, concurrency=ConcurrencyStats(active=1, queued=0)
+    )
+    assert await limiter.call_result(_ok_thunk(1)) == Err(RateLimited("db.slots", None))
+    limiter.release()
+    limiter.reset()  # no rate part: nothing to refill
+    assert await limiter.call_result(_ok_thunk(2)) == Ok(2)
+    assert await limiter.call(_ok_thunk(3)) == Ok(3)
+
+
+def test_combined_limiter_needs_at_least_one_part() -> None:
+    with pytest.raises(ValueError, match="a rate part, a concurrency part, or both"):
+        CombinedLimiter("nothing")
+    with pytest.raises(ValueError, match="a rate part, a concurrency part, or both"):
+        CombinedLimiter("nothing", rate=None, concurrency=None)
+
+
+class _DownStore:
+    """A bucket store whose backend is down: every operation raises LimiterStoreError."""
+
+    async def take(self, key: str, spec: BucketSpec, now: float) -> float:
+        raise LimiterStoreError("connection refused", backend="test")
+
+    async def tokens(self, key: str, spec: BucketSpec, now: float) -> float:
+        raise LimiterStoreError("connection refused", backend="test")
+
+    def refill(self, key: str, spec: BucketSpec, now: float) -> None:
+        pass
+
+    def peek(self, key: str, spec: BucketSpec, now: float) -> float:
+        return 0.0
+
+
+@pytest.mark.parametrize("strategy", ["wait", "reject"])
+async def test_a_store_failure_is_an_unexpected_error_from_call_result(
+    strategy: RateStrategy,
+) -> None:
+    # As for the breaker: the call does not run, call_result returns the failure as an
+    # Err, and acquire()/call() raise it (a StoreError, like every store's failure).
+    ran = False
+
+    async def tracked() -> Result[int, str]:
+        nonlocal ran
+        ran = True
+        return Ok(1)
+
+    for limiter in (
+        RateLimiter("api", strategy=strategy, store=_DownStore(), clock=TestClock()),
+        CombinedLimiter(
+            "both",
+            rate=RateLimiter("api", strategy=strategy, store=_DownStore(), clock=TestClock()),
+        ),
+    ):
+        failed = await limiter.call_result(tracked)
+        assert isinstance(failed, Err) and isinstance(failed.error, UnexpectedError)
+        assert failed.error.exception_type == "resultflow.errors.LimiterStoreError"
+        assert failed.error.message == "test: connection refused"
+        with pytest.raises(StoreError) as raised:
+            await limiter.call(tracked)
+        assert isinstance(raised.value, LimiterStoreError)
+        assert raised.value.backend == "test"
+    assert ran is False
+
+
+def _every_guard() -> list[Guard]:
+    clock = TestClock()
+    return [
+        CircuitBreaker("breaker", clock=clock),
+        RateLimiter("rate", clock=clock),
+        ConcurrencyLimiter("slots", clock=clock),
+        CombinedLimiter(
+            "both", rate=RateLimiter("r", clock=clock), concurrency=ConcurrencyLimiter("c")
+        ),
+        CombinedLimiter("rate-only", rate=RateLimiter("r", clock=clock)),
+        CombinedLimiter("slots-only", concurrency=ConcurrencyLimiter("c", clock=clock)),
+    ]
+
+
+@pytest.mark.parametrize("guard", _every_guard(), ids=lambda guard: guard.name)
+async def test_every_guard_returns_an_exception_from_fn_as_an_unexpected_error(
+    guard: Guard,
+) -> None:
+    problem = ConnectionError("reset by peer")
+
+    async def broken() -> Result[int, str]:
+        raise problem
+
+    for _ in range(3):  # slots and trial tickets are given back each time
+        failed = await guard.call_result(broken)
+        assert isinstance(failed, Err)
+        assert failed.error == UnexpectedError("ConnectionError", "reset by peer")
+        assert failed.cause is problem
+    assert await guard.call_result(_ok_thunk(7)) == Ok(7)
+
+
+@pytest.mark.parametrize("guard", _every_guard(), ids=lambda guard: guard.name)
+async def test_every_guard_lets_cancellation_through(guard: Guard) -> None:
+    async def cancelled() -> Result[int, str]:
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await guard.call_result(cancelled)
+    assert await guard.call_result(_ok_thunk(8)) == Ok(8)
 
 
 # -- presets and the Guard protocol -----------------------------------------------------

@@ -1,14 +1,19 @@
-"""Errors of the persistence codec, and `ExceptionInfo`, the stored form of an exception.
+"""Errors of the persistence codec and stores, and `ExceptionInfo`, the stored form of an exception.
 
-Two kinds of failure, on purpose::
+Two kinds of codec failure, on purpose::
 
-    SerializationError (Exception)   a value cannot be written: a programming error,
-                                     raised at once, naming the offending path
-    StateFormatError (TaggedError)   stored data cannot be read back: a value in
-                                     `Err(...)` from `loads_state` / `parse_state`
-    StateDecodeError (ValueError)    the raised twin of StateFormatError, for the
-                                     functions whose signature returns the value itself
-                                     (`deserialize_result`, `deserialize_state`, `decode_value`)
+    SerializationError (ResultflowError)  a value cannot be written: a programming
+                                          error, raised at once, naming the offending path
+    StateFormatError (TaggedError)        stored data cannot be read back: a value in
+                                          `Err(...)` from `loads_state` / `parse_state`
+    StateDecodeError (ResultflowError,    the raised twin of StateFormatError, for the
+                      ValueError)         functions whose signature returns the value
+                                          itself (`deserialize_result`, `decode_value`, ...)
+
+`CorruptEntryError` is the `StoreError` a store raises when a value it holds cannot be
+read back. The other store errors (`StoreError`, `StoreUnavailableError`,
+`StoreClosedError`) are defined in `resultflow.errors`, where the whole exception tree
+is drawn, because the breaker and limiter stores raise them too.
 """
 
 from __future__ import annotations
@@ -16,12 +21,19 @@ from __future__ import annotations
 import traceback as traceback_module
 from dataclasses import dataclass
 
-from resultflow.errors import TaggedError
+from resultflow.errors import ResultflowError, StoreError, TaggedError, qualified_exception_name
 
-__all__ = ["ExceptionInfo", "SerializationError", "StateDecodeError", "StateFormatError"]
+__all__ = [
+    "CorruptEntryError",
+    "ExceptionInfo",
+    "SerializationError",
+    "StateDecodeError",
+    "StateFormatError",
+    "qualified_exception_name",
+]
 
 
-class SerializationError(Exception):
+class SerializationError(ResultflowError):
     """A value cannot be serialized; `path` says where it is, e.g. `state["charge"].value.card`.
 
     This is a programming error (an unsupported type reached the store), so it is raised,
@@ -42,12 +54,28 @@ class StateFormatError(TaggedError):
     version: int | None = None
 
 
-class StateDecodeError(ValueError):
+class StateDecodeError(ResultflowError, ValueError):
     """Raised by the decoding functions that return a plain value; `.error` holds the
     `StateFormatError` that describes the problem."""
 
     def __init__(self, error: StateFormatError) -> None:
         super().__init__(error.message)
+        self.error = error
+
+
+class CorruptEntryError(StoreError):
+    """The value stored under `key` cannot be read back (`detail` says why).
+
+    `error` holds the codec's `StateFormatError` when the codec rejected the value
+    (state documents, cache entries), and None when the backend's own framing is broken.
+    """
+
+    def __init__(
+        self, backend: str, key: str, detail: str, error: StateFormatError | None = None
+    ) -> None:
+        super().__init__(backend, f"corrupt entry {key!r}: {detail}")
+        self.key = key
+        self.detail = detail
         self.error = error
 
 
@@ -72,9 +100,3 @@ class ExceptionInfo:
             else None
         )
         return cls(type=qualified_exception_name(type(exc)), message=str(exc), traceback=text)
-
-
-def qualified_exception_name(cls: type[BaseException]) -> str:
-    """`ValueError` for built-ins, `package.module.Name` for the rest."""
-    module = cls.__module__
-    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"

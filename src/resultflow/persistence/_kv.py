@@ -14,7 +14,8 @@ it, so one small protocol is all a new backend has to provide. The backends:
 | `RedisKV` | `resultflow.persistence.kv_redis` | `redis` |
 
 Store failures are exceptions (the store cannot do its job, much like a full disk),
-so callers catch them at the level they care about::
+so callers catch them at the level they care about (the tree is drawn in
+`resultflow.errors`; the breaker and limiter stores raise `StoreError`s too)::
 
     StoreError                 any failure of a store (driver errors are wrapped)
      ├── StoreUnavailableError the server is down or the file cannot be opened
@@ -29,12 +30,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from resultflow.clock import SYSTEM_CLOCK, Clock
-
-if TYPE_CHECKING:
-    from resultflow.persistence._errors import StateFormatError
+from resultflow.errors import StoreClosedError, StoreError, StoreUnavailableError
+from resultflow.persistence._errors import CorruptEntryError
 
 __all__ = [
     "CorruptEntryError",
@@ -91,42 +91,6 @@ class KVStore(Protocol):
     async def close(self) -> None:
         """Release connections and files; the store is unusable afterwards."""
         ...
-
-
-class StoreError(Exception):
-    """A store could not complete an operation; `backend` names it, `detail` says why."""
-
-    def __init__(self, backend: str, detail: str) -> None:
-        super().__init__(f"{backend}: {detail}")
-        self.backend = backend
-        self.detail = detail
-
-
-class StoreUnavailableError(StoreError):
-    """The store cannot be reached: server down, connection refused, file not openable."""
-
-
-class StoreClosedError(StoreError):
-    """The store was used after `close()`."""
-
-    def __init__(self, backend: str) -> None:
-        super().__init__(backend, "the store is closed")
-
-
-class CorruptEntryError(StoreError):
-    """The value stored under `key` cannot be read back (`detail` says why).
-
-    `error` holds the codec's `StateFormatError` when the codec rejected the value
-    (state documents, cache entries), and None when the backend's own framing is broken.
-    """
-
-    def __init__(
-        self, backend: str, key: str, detail: str, error: StateFormatError | None = None
-    ) -> None:
-        super().__init__(backend, f"corrupt entry {key!r}: {detail}")
-        self.key = key
-        self.detail = detail
-        self.error = error
 
 
 def check_key(key: object) -> str:

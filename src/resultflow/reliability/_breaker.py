@@ -7,11 +7,11 @@ value = await breaker.call(fetch)            # raises CircuitOpenError while ope
 ```
 
 The state machine (CLOSED -> OPEN -> HALF_OPEN -> CLOSED or OPEN) is described in
-`resultflow.breaker_store`; the state lives in the store, so giving several breakers
+`resultflow.reliability._breaker_store`; the state lives in the store, so giving several breakers
 one store (`RedisBreakerStore` for several processes) makes them trip together. With
 the plain `MemoryBreakerStore` a call admitted while CLOSED is settled directly on the
 store's in-process circuit (no awaits); every other decision is one store operation.
-A `CircuitBreaker` is a `resultflow.guard.Guard`, so a step can run through it.
+A `CircuitBreaker` is a `resultflow.reliability.Guard`, so a step can run through it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Final, TypeAlias, TypedDict, TypeVar, cast
 from typing_extensions import Unpack
 
 from resultflow.clock import SYSTEM_CLOCK, Clock
-from resultflow.errors import CircuitOpen, UnexpectedError
+from resultflow.errors import CircuitOpen, CircuitOpenError, UnexpectedError
 from resultflow.reliability._breaker_store import (
     BreakerConfig,
     BreakerRecord,
@@ -61,20 +61,6 @@ StateChangeCallback: TypeAlias = Callable[[CircuitState, CircuitState], object]
 """`on_state_change(old, new)`: a sync callback; whatever it returns is ignored."""
 
 
-class CircuitOpenError(Exception):
-    """Raised by `CircuitBreaker.call` when the breaker refuses the call.
-
-    The refusal as a value is in `.error` (a `CircuitOpen` with the breaker's name and
-    `retry_after`).
-    """
-
-    def __init__(self, error: CircuitOpen) -> None:
-        super().__init__(
-            f"circuit breaker {error.breaker!r} is open; retry after {error.retry_after:.3f} s"
-        )
-        self.error = error
-
-
 @dataclass(frozen=True, slots=True)
 class BreakerStats:
     """A breaker's state as seen now.
@@ -97,21 +83,36 @@ class BreakerStats:
 class CircuitBreaker:
     """Refuses calls to a dependency after repeated failures, then probes its recovery.
 
-    - `failure_threshold` failures within `window` seconds open the circuit.
-    - After `reset_timeout` seconds it goes HALF_OPEN and admits at most `half_open_max`
-      concurrent trial calls (more callers are refused with `CircuitOpen`, not queued);
-      `success_threshold` trial successes close it, any trial failure reopens it.
-    - `is_failure(x)` decides whether an outcome counts as a failure: it gets the
-      exception for `call`, the Err's error for `call_result`. Returning False makes the
-      outcome count as a success (the dependency answered). Default: always a failure.
-    - `store` keeps the state (default: a private `MemoryBreakerStore`); `clock` reads
-      time (default: the system clock); `on_state_change(old, new)` is called after each
-      transition this breaker causes; its exceptions are logged, never raised.
+    `failure_threshold` failures within `window` seconds open the circuit. After
+    `reset_timeout` seconds it goes HALF_OPEN and admits at most `half_open_max`
+    concurrent trial calls (more callers are refused with `CircuitOpen`, not queued);
+    `success_threshold` trial successes close it, any trial failure reopens it.
 
     If the store fails (e.g. Redis is down) before a call, the call does not run:
-    `call` raises `BreakerStoreError` and `call_result` returns `Err(UnexpectedError)`
-    describing it. If it fails while recording an outcome, the outcome is still returned
-    and the failure is logged.
+    `call` raises `BreakerStoreError` (a `StoreError`) and `call_result` returns
+    `Err(UnexpectedError)` describing it. If it fails while recording an outcome, the
+    outcome is still returned and the failure is logged.
+
+    Args:
+        name: The breaker's name: in `CircuitOpen.breaker` and in the store's keys, so
+            breakers with the same name and store share one circuit.
+        failure_threshold: Failures within `window` that open the circuit.
+        reset_timeout: Seconds an open circuit refuses calls before it admits trials.
+        half_open_max: Trial calls admitted at once while HALF_OPEN.
+        success_threshold: Trial successes that close the circuit again.
+        window: Seconds over which failures are counted (older ones age out).
+        is_failure: Decides whether an outcome counts as a failure: it gets the
+            exception for `call`, the Err's error for `call_result`. Returning False
+            counts the outcome as a success (the dependency answered). Default: every
+            Err and every exception is a failure.
+        store: Where the state lives; default a private `MemoryBreakerStore`, or a
+            `RedisBreakerStore` to trip together with other processes.
+        clock: The time source; default the system clock (a `TestClock` in tests).
+        on_state_change: Called as `on_state_change(old, new)` after each transition
+            this breaker causes; its exceptions are logged, never raised.
+
+    Raises:
+        ValueError: `name` is empty, or a threshold or timeout is out of range.
     """
 
     def __init__(

@@ -33,6 +33,9 @@ import threading
 from dataclasses import dataclass
 from typing import Final, Protocol, TypeAlias, runtime_checkable
 
+# Defined with the other store errors (a `StoreError`), re-exported here.
+from resultflow.errors import BreakerStoreError
+
 __all__ = [
     "Admission",
     "BreakerConfig",
@@ -58,10 +61,6 @@ class CircuitState(enum.Enum):
 
 Transition: TypeAlias = tuple[CircuitState, CircuitState]
 """A state change `(old, new)`, as passed to `on_state_change`."""
-
-
-class BreakerStoreError(Exception):
-    """A breaker store could not be reached or answered badly (e.g. Redis is down)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,9 @@
-"""Rate and concurrency limiters: `RateLimiter`, `ConcurrencyLimiter`, `CombinedLimiter`.
+"""`CombinedLimiter` (a rate part, a concurrency part, or both) and `limiter_presets`.
 
-Every limiter is a `resultflow.guard.Guard` (a `name` and `call_result(fn)`), so it can
-guard a step or sit in a `Policy`; standalone, `await limiter.call(fn)` runs `fn` once
-admitted and raises `RateLimitedError` when refused, while `call_result(fn)` returns
-`Err(RateLimited(limiter, retry_after))` instead.
-
-This module gathers the limiter API in one place: the rate limiter lives in
-`resultflow.rate_limiter`, the concurrency limiter in `resultflow.concurrency_limiter`,
-bucket stores in `resultflow.limiter_store` (and `resultflow.limiter_redis` for Redis).
+Every limiter is a `resultflow.reliability.Guard` (a `name` and `call_result(fn)`), so
+it can guard a step or sit in a `Policy`; standalone, `await limiter.call(fn)` runs
+`fn` once admitted and raises `RateLimitedError` when refused, while
+`call_result(fn)` returns `Err(RateLimited(limiter, retry_after))` instead.
 """
 
 from __future__ import annotations
@@ -18,14 +14,14 @@ from types import TracebackType
 from typing import TypeVar
 
 from resultflow.clock import Clock
-from resultflow.errors import RateLimited
+from resultflow.errors import RateLimited, RateLimitedError, UnexpectedError
+from resultflow.reliability._guard import run_admitted
 from resultflow.reliability._limiters.concurrency import (
     ConcurrencyLimiter,
     ConcurrencyStats,
     QueueStrategy,
 )
 from resultflow.reliability._limiters.rate import (
-    RateLimitedError,
     RateLimiter,
     RateLimiterStats,
     RateStrategy,
@@ -62,25 +58,47 @@ E = TypeVar("E")
 
 @dataclass(frozen=True, slots=True)
 class CombinedLimiterStats:
-    """A snapshot of a `CombinedLimiter`: its rate and concurrency parts."""
+    """A snapshot of a `CombinedLimiter`: its rate and concurrency parts (None if absent)."""
 
-    rate: RateLimiterStats
-    concurrency: ConcurrencyStats
+    rate: RateLimiterStats | None
+    concurrency: ConcurrencyStats | None
 
 
 class CombinedLimiter:
-    """A rate limit and a concurrency limit applied together.
+    """A rate limit and a concurrency limit applied together (or either one alone).
 
     A call first takes a token from `rate`, then a slot from `concurrency`, so calls
     start no faster than the rate and never run more than `max_concurrent` at once.
     A refusal is the refusing part's own `RateLimited` (its `limiter` names that part),
     so a caller can tell an exhausted rate from a full queue. A token taken before the
     concurrency part refuses is spent.
+
+    Either part may be left out (None), so code that takes "a limiter" can be handed
+    a combined one with only the limit it needs; at least one part is required.
+
+    Args:
+        name: The combined limiter's name, used as its `Guard` name.
+        rate: The `RateLimiter` a call takes a token from first, or None for no rate
+            limit.
+        concurrency: The `ConcurrencyLimiter` a call then takes a slot from, or None
+            for no concurrency limit.
+
+    Raises:
+        ValueError: `name` is empty, or both parts are None.
     """
 
-    def __init__(self, name: str, rate: RateLimiter, concurrency: ConcurrencyLimiter) -> None:
+    def __init__(
+        self,
+        name: str,
+        rate: RateLimiter | None = None,
+        concurrency: ConcurrencyLimiter | None = None,
+    ) -> None:
         if not name:
             raise ValueError("a limiter needs a non-empty name")
+        if rate is None and concurrency is None:
+            raise ValueError(
+                f"CombinedLimiter {name!r} needs a rate part, a concurrency part, or both"
+            )
         self._name = name
         self._rate = rate
         self._concurrency = concurrency
@@ -91,13 +109,13 @@ class CombinedLimiter:
         return self._name
 
     @property
-    def rate(self) -> RateLimiter:
-        """The rate part."""
+    def rate(self) -> RateLimiter | None:
+        """The rate part (None when there is none)."""
         return self._rate
 
     @property
-    def concurrency(self) -> ConcurrencyLimiter:
-        """The concurrency part."""
+    def concurrency(self) -> ConcurrencyLimiter | None:
+        """The concurrency part (None when there is none)."""
         return self._concurrency
 
     async def acquire(self) -> None:
@@ -105,12 +123,15 @@ class CombinedLimiter:
 
         Raises `RateLimitedError` when either part refuses.
         """
-        await self._rate.acquire()
-        await self._concurrency.acquire()
+        if self._rate is not None:
+            await self._rate.acquire()
+        if self._concurrency is not None:
+            await self._concurrency.acquire()
 
     def release(self) -> None:
-        """Give back the slot taken by `acquire()`."""
-        self._concurrency.release()
+        """Give back the slot taken by `acquire()` (nothing to do without a concurrency part)."""
+        if self._concurrency is not None:
+            self._concurrency.release()
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -125,26 +146,43 @@ class CombinedLimiter:
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
         """Run `fn` under both limits; raises `RateLimitedError` when refused."""
-        await self._rate.acquire()
+        if self._rate is not None:
+            await self._rate.acquire()
+        if self._concurrency is None:
+            return await fn()
         return await self._concurrency.call(fn)
 
     async def call_result(
         self, fn: Callable[[], Awaitable[Result[T, E]]]
-    ) -> Result[T, E | RateLimited]:
-        """Run the Result-returning `fn` under both limits, or return `Err(RateLimited)`."""
-        try:
-            await self._rate.acquire()
-        except RateLimitedError as refused:
-            return Err(refused.error)
+    ) -> Result[T, E | RateLimited | UnexpectedError]:
+        """Run the Result-returning `fn` under both limits, or return `Err(RateLimited)`.
+
+        Like every guard, it does not raise: an exception raised by `fn`, or a
+        `LimiterStoreError` from the rate part's store, comes back as
+        `Err(UnexpectedError)` with the exception as `cause`.
+        """
+        if self._rate is not None:
+            try:
+                await self._rate.acquire()
+            except RateLimitedError as refused:
+                return Err(refused.error)
+            except LimiterStoreError as failure:
+                return Err(UnexpectedError.from_exception(failure), failure)
+        if self._concurrency is None:
+            return await run_admitted(fn)
         return await self._concurrency.call_result(fn)
 
     def stats(self) -> CombinedLimiterStats:
-        """The stats of both parts."""
-        return CombinedLimiterStats(rate=self._rate.stats(), concurrency=self._concurrency.stats())
+        """The stats of each part (None for a part that is absent)."""
+        return CombinedLimiterStats(
+            rate=None if self._rate is None else self._rate.stats(),
+            concurrency=None if self._concurrency is None else self._concurrency.stats(),
+        )
 
     def reset(self) -> None:
-        """Reset the rate part (refill its bucket and wake its waiters)."""
-        self._rate.reset()
+        """Reset the rate part, if any (refill its bucket and wake its waiters)."""
+        if self._rate is not None:
+            self._rate.reset()
 
     def __repr__(self) -> str:
         parts = f"rate={self._rate!r}, concurrency={self._concurrency!r}"

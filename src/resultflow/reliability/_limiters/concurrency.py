@@ -22,8 +22,8 @@ from types import TracebackType
 from typing import Literal, TypeVar
 
 from resultflow.clock import SYSTEM_CLOCK, Clock
-from resultflow.errors import RateLimited
-from resultflow.reliability._limiters.rate import RateLimitedError
+from resultflow.errors import RateLimited, RateLimitedError, UnexpectedError
+from resultflow.reliability._guard import run_admitted
 from resultflow.result import Err, Result
 
 __all__ = ["ConcurrencyLimiter", "ConcurrencyStats", "QueueStrategy"]
@@ -50,11 +50,24 @@ class ConcurrencyStats:
 
 
 class ConcurrencyLimiter:
-    """Bounds how many calls run at once; see the module docstring for the options.
+    """Bounds how many calls run at once; the rest wait in a FIFO queue or are refused.
 
-    It is a `resultflow.guard.Guard`. `acquire()` / `release()` (or `async with
+    It is a `resultflow.reliability.Guard`. `acquire()` / `release()` (or `async with
     limiter:`) hold a slot by hand; `call`, `call_result` and `map` do it for you and
     always give the slot back, whether the call returns, raises or is cancelled.
+
+    Args:
+        name: The limiter's name, the `limiter` of its `RateLimited` errors.
+        max_concurrent: How many calls may hold a slot at once (at least 1).
+        max_queue: How many callers may wait for a slot (0: none); a caller finding
+            the queue full is refused.
+        strategy: `"queue"` to wait for a slot, `"reject"` to refuse at once when
+            every slot is taken.
+        clock: The time source used to time calls for the `retry_after` estimate.
+
+    Raises:
+        ValueError: `name` is empty, a count is out of range, or `strategy` is unknown.
+        TypeError: `max_concurrent` or `max_queue` is not an int.
     """
 
     def __init__(
@@ -147,10 +160,12 @@ class ConcurrencyLimiter:
 
     async def call_result(
         self, fn: Callable[[], Awaitable[Result[T, E]]]
-    ) -> Result[T, E | RateLimited]:
+    ) -> Result[T, E | RateLimited | UnexpectedError]:
         """Run the Result-returning `fn` in a slot, or return `Err(RateLimited)`.
 
-        `fn`'s own Result passes through unchanged; an exception it raises propagates.
+        `fn`'s own Result passes through unchanged. Like every guard, it does not raise
+        for `fn`: an exception `fn` raises comes back as `Err(UnexpectedError)` (with
+        the exception as `cause`), and the slot is given back either way.
         """
         if not self._take_free_slot():
             try:
@@ -159,7 +174,7 @@ class ConcurrencyLimiter:
                 return Err(refused.error)
         started = self._clock.monotonic()
         try:
-            return await fn()
+            return await run_admitted(fn)
         finally:
             self._finish(started)
 
@@ -174,8 +189,9 @@ class ConcurrencyLimiter:
 
     async def map_result(
         self, fns: Iterable[Callable[[], Awaitable[Result[T, E]]]]
-    ) -> list[Result[T, E | RateLimited]]:
-        """Like `map` for Result-returning calls: a refusal becomes that item's Err."""
+    ) -> list[Result[T, E | RateLimited | UnexpectedError]]:
+        """Like `map` for Result-returning calls, through `call_result`: a refusal or an
+        exception becomes that item's Err and the rest of the batch still runs."""
         return await self._run_batch(list(fns), self.call_result)
 
     # -- inspecting -----------------------------------------------------------------------

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from resultflow.clock import SYSTEM_CLOCK, Clock
-from resultflow.errors import RateLimited
+from resultflow.errors import LimiterStoreError, RateLimited, RateLimitedError, UnexpectedError
+from resultflow.reliability._guard import run_admitted
 from resultflow.reliability._limiters.store import BucketSpec, LimiterStore, MemoryLimiterStore
 from resultflow.result import Err, Result
 
@@ -36,18 +37,6 @@ RateStrategy = Literal["wait", "reject"]
 _RATE_STRATEGIES: tuple[RateStrategy, ...] = ("wait", "reject")
 
 
-class RateLimitedError(Exception):
-    """A limiter refused a call; the `RateLimited` value is in `.error`.
-
-    Raised by `acquire()` and `call()`; `call_result()` returns `Err(error)` instead.
-    """
-
-    def __init__(self, error: RateLimited) -> None:
-        hint = "" if error.retry_after is None else f"; retry after {error.retry_after:.3f} s"
-        super().__init__(f"limiter {error.limiter!r} refused the call{hint}")
-        self.error = error
-
-
 @dataclass(frozen=True, slots=True)
 class RateLimiterStats:
     """A snapshot of a `RateLimiter`: tokens in the bucket and callers waiting for one."""
@@ -57,10 +46,27 @@ class RateLimiterStats:
 
 
 class RateLimiter:
-    """A token-bucket rate limiter; see the module docstring for the options.
+    """A token-bucket rate limiter: at most `rate` calls per `per` seconds on average.
 
-    It is a `resultflow.guard.Guard`: `call_result(fn)` runs `fn` once admitted and
-    returns `Err(RateLimited(name, retry_after))` when it refuses.
+    It is a `resultflow.reliability.Guard`: `call_result(fn)` runs `fn` once admitted
+    and returns `Err(RateLimited(name, retry_after))` when it refuses.
+
+    Args:
+        name: The limiter's name: the key of its bucket in the store and the
+            `limiter` of its `RateLimited` errors.
+        rate: Tokens added to the bucket every `per` seconds; each call takes one.
+        per: The period of `rate`, in seconds.
+        burst: The bucket's capacity (calls that may pass at once after a quiet
+            spell); default `2 * rate`, at least 1.
+        strategy: `"wait"` to wait (through the clock, in arrival order) for a token,
+            `"reject"` to refuse at once when the bucket is empty.
+        store: Where the bucket lives; default a private `MemoryLimiterStore`, or a
+            `RedisLimiterStore` to share one bucket between processes.
+        clock: The time source; default the system clock (a `TestClock` in tests).
+
+    Raises:
+        ValueError: `name` is empty, `rate`/`per` is not positive, `burst` is below
+            1, or `strategy` is unknown.
     """
 
     def __init__(
@@ -146,10 +152,12 @@ class RateLimiter:
 
     async def call_result(
         self, fn: Callable[[], Awaitable[Result[T, E]]]
-    ) -> Result[T, E | RateLimited]:
+    ) -> Result[T, E | RateLimited | UnexpectedError]:
         """Run the Result-returning `fn` once admitted, or return `Err(RateLimited)`.
 
-        `fn`'s own Result passes through unchanged; an exception it raises propagates.
+        `fn`'s own Result passes through unchanged. Like every guard, it does not raise:
+        an exception raised by `fn`, or a `LimiterStoreError` that kept `fn` from
+        running, comes back as `Err(UnexpectedError)` with the exception as `cause`.
         """
         retry_after = self._take_now()
         if retry_after is None or retry_after > 0:
@@ -157,7 +165,9 @@ class RateLimiter:
                 await self._acquire_slowly(retry_after)
             except RateLimitedError as refused:
                 return Err(refused.error)
-        return await fn()
+            except LimiterStoreError as failure:
+                return Err(UnexpectedError.from_exception(failure), failure)
+        return await run_admitted(fn)
 
     # -- inspecting and resetting -------------------------------------------------------
     def stats(self) -> RateLimiterStats:

@@ -2,7 +2,7 @@
 
 A store holds one token bucket per key and refills and takes from it atomically. The
 default `MemoryLimiterStore` keeps buckets in this process and reads time from the
-limiter's clock; `resultflow.limiter_redis.RedisLimiterStore` keeps them in Redis so
+limiter's clock; `resultflow.reliability.RedisLimiterStore` keeps them in Redis so
 that many processes share one bucket.
 """
 
@@ -11,15 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+# Defined with the other store errors (a `StoreError`), re-exported here.
+from resultflow.errors import LimiterStoreError
+
 __all__ = ["BucketSpec", "LimiterStore", "LimiterStoreError", "MemoryLimiterStore"]
 
 # Floating-point slack when comparing token counts, so that a caller who slept exactly
 # the advertised `retry_after` is not refused for want of 1e-16 of a token.
 _TOKEN_EPSILON = 1e-9
-
-
-class LimiterStoreError(Exception):
-    """A limiter store could not be reached or answered badly (e.g. Redis is down)."""
 
 
 @dataclass(frozen=True, slots=True)
