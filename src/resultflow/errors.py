@@ -92,6 +92,10 @@ T_Error = TypeVar("T_Error", bound="TaggedError")
 # tag -> {"module:QualName": class}; one tag may name classes in several modules.
 _REGISTRY: dict[str, dict[str, type[TaggedError]]] = {}
 
+# The key `to_dict` adds for a shared tag. `class` is a Python keyword, so no dataclass
+# field can have this name and clash with it.
+_CLASS_KEY = "class"
+
 
 class UnknownTagError(ResultflowError, LookupError):
     """`TaggedError.from_dict` met a tag that no loaded class registered."""
@@ -138,9 +142,13 @@ class TaggedError:
 
     `tag` defaults to the class name; set `tag: ClassVar[str] = "NOT_FOUND"` to choose
     a stable wire name. Tags are registered on class creation so `from_dict` can
-    rebuild the right class. Classes in different modules may share a tag (the codec
-    records which class it wrote); a bare tag that names several classes cannot be
-    rebuilt (`AmbiguousTagError`).
+    rebuild the right class.
+
+    Classes may share a tag: `users.NotFound` and `orders.NotFound` both load, both
+    with the tag `"NotFound"`. While a tag names several loaded classes, `to_dict()`
+    adds `"class": "module:QualName"` (never a field name: `class` is a keyword), so
+    `from_dict` rebuilds the right one; the codec records the class the same way. A
+    bare tag that names several classes cannot be rebuilt (`AmbiguousTagError`).
     """
 
     tag: ClassVar[str] = "TaggedError"
@@ -176,8 +184,14 @@ class TaggedError:
         return f"{self.tag}({parts})" if parts else self.tag
 
     def to_dict(self) -> dict[str, object]:
-        """Return `{"tag": ..., **fields}` (fields marked `compare=False` are left out)."""
+        """Return `{"tag": ..., **fields}` (fields marked `compare=False` are left out).
+
+        When other loaded classes share the tag, `"class": "module:QualName"` follows the
+        tag, so that `from_dict` can tell them apart.
+        """
         data: dict[str, object] = {"tag": self.tag}
+        if len(_REGISTRY.get(self.tag, ())) > 1:
+            data[_CLASS_KEY] = type(self).class_name_of()
         data.update(self._field_items())
         return data
 
@@ -185,14 +199,19 @@ class TaggedError:
     def from_dict(cls, data: Mapping[str, object], *, class_name: str | None = None) -> Self:
         """Rebuild an error from `to_dict()` output, finding the class by its tag.
 
-        When several loaded classes share the tag, `class_name` ("module:QualName", as
-        `class_name_of()` gives) picks one, and so does calling `from_dict` on a specific
-        subclass. Raises `UnknownTagError` for an unregistered tag, `AmbiguousTagError`
-        when the tag still names several classes, and `TypeError` when the tag's class
-        is not `cls` or a subclass of it, or the fields do not fit.
+        When several loaded classes share the tag, the class is the one named by
+        `class_name` ("module:QualName", as `class_name_of()` gives), else by the data's
+        `"class"` entry (as `to_dict` writes it); calling `from_dict` on a specific
+        subclass also narrows the choice. A class name that is not loaded is ignored.
+        Raises `UnknownTagError` for an unregistered tag, `AmbiguousTagError` when the
+        tag still names several classes, and `TypeError` when the tag's class is not
+        `cls` or a subclass of it, or the fields do not fit.
         """
         tag = data.get("tag")
-        fields = {k: v for k, v in data.items() if k != "tag"}
+        if class_name is None:
+            written = data.get(_CLASS_KEY)
+            class_name = written if isinstance(written, str) else None
+        fields = {k: v for k, v in data.items() if k != "tag" and k != _CLASS_KEY}
         return _resolve(cls, tag, class_name)(**fields)
 
     @classmethod

@@ -7,7 +7,11 @@ explicit tag) that no other test module uses.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
+import textwrap
+from pathlib import Path
+from types import ModuleType
 from typing import ClassVar
 
 import pytest
@@ -120,6 +124,64 @@ def test_classes_in_different_places_may_share_a_tag_but_a_bare_tag_is_ambiguous
     )
     assert type(picked) is second
     assert type(second.from_dict({"tag": "errors-test/SHARED", "n": 2})) is second
+
+
+def _write_module(directory: Path, name: str, body: str) -> ModuleType:
+    (directory / f"{name}.py").write_text(textwrap.dedent(body), encoding="utf-8")
+    return importlib.import_module(name)
+
+
+def test_same_named_classes_in_two_modules_both_load_and_round_trip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The everyday case: users.NotFound and orders.NotFound, both with the default tag.
+    monkeypatch.syspath_prepend(str(tmp_path))
+    body = """
+        from resultflow.errors import TaggedError
+
+        class ErrorsTestSameName(TaggedError):
+            id: str
+        """
+    users = _write_module(tmp_path, "errors_test_users", body)
+    orders = _write_module(tmp_path, "errors_test_orders", body)
+    user_error = users.ErrorsTestSameName("u1")
+    order_error = orders.ErrorsTestSameName("o1")
+    assert user_error.tag == order_error.tag == "ErrorsTestSameName"
+    for error in (user_error, order_error):
+        data = json.loads(json.dumps(error.to_dict()))
+        # While the tag names several loaded classes, to_dict says which one it is.
+        assert data == {
+            "tag": "ErrorsTestSameName",
+            "class": type(error).class_name_of(),
+            "id": data["id"],
+        }
+        restored = TaggedError.from_dict(data)
+        assert type(restored) is type(error)
+        assert restored == error
+    # A bare tag (written while only one class was loaded) is still ambiguous here.
+    with pytest.raises(AmbiguousTagError):
+        TaggedError.from_dict({"tag": "ErrorsTestSameName", "id": "x"})
+
+
+def test_two_explicit_equal_tags_round_trip_too() -> None:
+    first, second = _shared_tag_first(), _shared_tag_second()
+    for cls, n in ((first, 1), (second, 2)):
+        error = cls(n=n)  # type: ignore[call-arg]
+        data = error.to_dict()
+        assert data["class"] == cls.class_name_of()
+        assert type(TaggedError.from_dict(data)) is cls
+        assert TaggedError.from_dict(data) == error
+
+
+def test_an_unshared_tag_has_no_class_entry() -> None:
+    assert ErrorsTestConflict(3).to_dict() == {
+        "tag": "errors-test/CONFLICT",
+        "version": 3,
+        "other": 0,
+    }
+    # A stale or unknown class entry does not stop a unique tag from being found.
+    data = {"tag": "errors-test/CONFLICT", "class": "gone.module:Old", "version": 3}
+    assert TaggedError.from_dict(data) == ErrorsTestConflict(3)
 
 
 def test_redefining_the_same_class_is_allowed() -> None:

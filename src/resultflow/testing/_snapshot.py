@@ -116,7 +116,12 @@ def normalize(value: object) -> JSONValue:
     if isinstance(value, Err):
         return {"ok": False, "error": normalize(cast("Err[object]", value).error)}
     if isinstance(value, TaggedError):
-        fields = {name: normalize(item) for name, item in value.to_dict().items() if name != "tag"}
+        # Not the "class" to_dict adds for a shared tag: it depends on what else is loaded.
+        fields = {
+            name: normalize(item)
+            for name, item in value.to_dict().items()
+            if name not in ("tag", "class")
+        }
         return {"$error": value.tag, **fields}
     if isinstance(value, BaseException):
         return {"$exception": _type_name(type(value)), "message": str(value)}
