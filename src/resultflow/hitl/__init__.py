@@ -49,6 +49,8 @@ from resultflow.hitl._orchestrator import (
     HITLOrchestrator,
     Outcome,
     Paused,
+    ResumedRuns,
+    SkippedRun,
     UnknownRunError,
     UnknownWorkflowError,
 )
@@ -57,6 +59,7 @@ from resultflow.hitl._paused_runs import (
     MemoryStateStore,
     RunSnapshot,
     StateMigrationError,
+    WaitingRuns,
     WorkflowStateStore,
 )
 from resultflow.hitl._run_claims import (
@@ -98,12 +101,15 @@ __all__ = [
     "Paused",
     "Pending",
     "Rejected",
+    "ResumedRuns",
     "RunBusyError",
     "RunClaims",
     "RunSnapshot",
+    "SkippedRun",
     "StateMigrationError",
     "UnknownRunError",
     "UnknownWorkflowError",
+    "WaitingRuns",
     "WorkflowStateStore",
     "approval_check",
     "approval_handler",

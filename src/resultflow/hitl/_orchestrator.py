@@ -13,6 +13,11 @@ are saved in the `WorkflowStateStore`, and a pending record is created in the
 `ApprovalStore` for each key (expiring after `default_expiry` seconds when set).
 `grant` / `reject` / `cancel` record the decision and resume every paused run waiting
 on that key; `resume(run_id)` resumes one run with whatever has been decided meanwhile.
+A decision reads only the runs waiting on its key (the state store's index, see
+`WaitingRuns`). A run it cannot resume — its snapshot is corrupt, comes from a newer
+deployment, or names a workflow this process has not registered — is skipped, logged
+on the `resultflow.hitl` logger and reported in the result's `skipped`; the other runs
+are resumed all the same, and the skipped one stays stored for a later `resume`.
 Resuming replays the finished steps from the saved state (they do not run again) and
 writes each decision into the state, so the approval step takes it from there:
 approved -> its value, rejected (also cancelled or expired) -> `Err(ApprovalRejected)`.
@@ -36,10 +41,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias, TypeVar, cast, overload
@@ -69,7 +75,12 @@ from resultflow.hitl._approval_store import (
     ApprovalStore,
     approval_check,
 )
-from resultflow.hitl._paused_runs import MemoryStateStore, RunSnapshot, WorkflowStateStore
+from resultflow.hitl._paused_runs import (
+    MemoryStateStore,
+    RunSnapshot,
+    WaitingRuns,
+    WorkflowStateStore,
+)
 from resultflow.hitl._run_claims import (
     DEFAULT_CLAIM_TTL,
     ClaimLostError,
@@ -89,7 +100,9 @@ __all__ = [
     "HITLOrchestrator",
     "Outcome",
     "Paused",
+    "ResumedRuns",
     "RunBusyError",
+    "SkippedRun",
     "UnknownRunError",
     "UnknownWorkflowError",
 ]
@@ -101,6 +114,8 @@ E_co = TypeVar("E_co", covariant=True)
 Ts = TypeVarTuple("Ts")
 
 Runnable: TypeAlias = Workflow[Any, Any, Any] | Callable[..., Awaitable[object]]
+
+logger = logging.getLogger("resultflow.hitl")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +144,33 @@ class Failed(Generic[E_co]):
 
 Outcome: TypeAlias = Completed[T] | Paused | Failed[E]
 """What executing or resuming a run gives."""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRun:
+    """A paused run that a decision could not resume; it stays stored as it was.
+
+    `error` says why: `CorruptEntryError` (an unreadable snapshot), `StateMigrationError`
+    (a state from a newer deployment), `UnknownWorkflowError` (a workflow this process
+    has not registered), or whatever else resuming it raised.
+    """
+
+    run_id: str
+    error: Exception
+
+
+class ResumedRuns(list[Outcome[T, E]]):
+    """The outcomes of the runs a decision resumed (a list), plus the runs it `skipped`.
+
+    A list, so code that iterates or compares the outcomes keeps working; `skipped`
+    lists the waiting runs that could not be resumed (each also logged).
+    """
+
+    def __init__(
+        self, outcomes: Iterable[Outcome[T, E]] = (), skipped: Iterable[SkippedRun] = ()
+    ) -> None:
+        super().__init__(outcomes)
+        self.skipped: list[SkippedRun] = list(skipped)
 
 
 class UnknownRunError(LookupError):
@@ -238,59 +280,94 @@ class HITLOrchestrator:
         """Resume the paused run `run_id` with the decisions made so far.
 
         Raises `UnknownRunError` when no such run is paused, `UnknownWorkflowError`
-        when its workflow is not registered, and `RunBusyError` when another process is
+        when its workflow is not registered, `CorruptEntryError` / `StateMigrationError`
+        when its snapshot cannot be read, and `RunBusyError` when another process is
         running or resuming it right now (that process resumes it again if a decision
         arrives meanwhile).
         """
         async with self._exclusive(run_id):
             outcome = await self._resume_claimed(run_id)
+            assert outcome is not None
             return await self._recheck(run_id, outcome)
 
     async def paused_runs(self, key: str | None = None) -> list[str]:
-        """Ids of the paused runs (only those waiting on approval `key`, when given)."""
-        run_ids = await self.states.list_runs()
+        """Ids of the paused runs (only those waiting on approval `key`, when given).
+
+        With `key`, a run the state store's index lists under `key` but whose snapshot
+        cannot be read is included (it is paused, and most likely waits on `key`).
+        """
         if key is None:
-            return run_ids
+            return await self.states.list_runs()
         waiting: list[str] = []
-        for run_id in run_ids:
-            snapshot = await self.states.load(run_id)
+        for run_id in await self._candidates(key):
+            try:
+                snapshot = await self.states.load(run_id)
+            except Exception:
+                if isinstance(self.states, WaitingRuns):
+                    waiting.append(run_id)
+                continue
             if snapshot is not None and key in snapshot.pending:
                 waiting.append(run_id)
         return waiting
 
-    async def resume_waiting(self, key: str) -> list[Outcome[object, object]]:
-        """Resume every paused run waiting on approval `key`; return their outcomes."""
-        outcomes: list[Outcome[object, object]] = []
-        for run_id in await self.paused_runs(key):
+    async def resume_waiting(self, key: str) -> ResumedRuns[object, object]:
+        """Resume every paused run waiting on approval `key`; return their outcomes.
+
+        Runs that cannot be resumed are skipped: logged, listed in `.skipped` of the
+        result, and left stored. Runs held by another process are left to it (its
+        holder looks for new decisions when it lets the run go).
+        """
+        resumed: ResumedRuns[object, object] = ResumedRuns()
+        for run_id in await self._candidates(key):
             try:
-                outcomes.append(await self.resume(run_id))
-            except UnknownRunError:
-                continue  # resumed and finished meanwhile
-            except RunBusyError:
-                continue  # its holder looks for new decisions when it lets the run go
-        return outcomes
+                async with self._exclusive(run_id):
+                    outcome = await self._resume_claimed(run_id, waiting_on=key)
+                    if outcome is None:
+                        continue  # it no longer waits on `key`
+                    resumed.append(await self._recheck(run_id, outcome))
+            except (UnknownRunError, RunBusyError):
+                continue  # resumed and finished meanwhile, or held elsewhere
+            except Exception as exc:
+                # Someone else's broken run must not cost the others their decision.
+                logger.error(
+                    "approval %r was decided but paused run %r could not be resumed; it "
+                    "stays stored (resume it with orchestrator.resume(run_id) once fixed)",
+                    key,
+                    run_id,
+                    exc_info=exc,
+                )
+                resumed.skipped.append(SkippedRun(run_id, exc))
+        return resumed
+
+    async def _candidates(self, key: str) -> list[str]:
+        """The runs that may wait on `key`: the store's index, or every stored run."""
+        if isinstance(self.states, WaitingRuns):
+            return await self.states.runs_waiting(key)
+        return await self.states.list_runs()
 
     # -- decisions -------------------------------------------------------------------------
     async def grant(
         self, key: str, value: object, actor: str | None = None, resume: bool = True
-    ) -> list[Outcome[object, object]]:
+    ) -> ResumedRuns[object, object]:
         """Approve `key` with `value`; with `resume`, resume the runs waiting on it.
 
-        Raises `ApprovalDecisionError` when the store refuses (unknown or decided key).
+        Returns the outcomes of the resumed runs (`.skipped`: the waiting runs that could
+        not be resumed, see `resume_waiting`). Raises `ApprovalDecisionError` when the
+        store refuses (unknown or decided key).
         """
         decided = await self.approvals.grant(key, value, actor)
         return await self._after_decision(key, decided, resume)
 
     async def reject(
         self, key: str, reason: str, actor: str | None = None, resume: bool = True
-    ) -> list[Outcome[object, object]]:
+    ) -> ResumedRuns[object, object]:
         """Reject `key`; the resumed runs end with `ApprovalRejected` (see `grant`)."""
         decided = await self.approvals.reject(key, reason, actor)
         return await self._after_decision(key, decided, resume)
 
     async def cancel(
         self, key: str, actor: str | None = None, resume: bool = True
-    ) -> list[Outcome[object, object]]:
+    ) -> ResumedRuns[object, object]:
         """Withdraw `key` (a rejection with reason "cancelled"); see `grant`."""
         decided = await self.approvals.cancel(key, actor)
         return await self._after_decision(key, decided, resume)
@@ -321,20 +398,27 @@ class HITLOrchestrator:
     # -- internals -------------------------------------------------------------------------
     async def _after_decision(
         self, key: str, decided: ApprovalDecision, resume: bool
-    ) -> list[Outcome[object, object]]:
+    ) -> ResumedRuns[object, object]:
         if isinstance(decided, Err):
             raise ApprovalDecisionError(key, decided.error)
-        return await self.resume_waiting(key) if resume else []
+        return await self.resume_waiting(key) if resume else ResumedRuns()
 
     def _lease(self, run_id: str) -> Lease:
         return Lease(self.claims, run_id, self.owner, self.claim_ttl, self.clock)
 
-    async def _resume_claimed(self, run_id: str) -> Outcome[object, object]:
-        """Claim `run_id`, then resume it from its snapshot (read after claiming)."""
+    async def _resume_claimed(
+        self, run_id: str, waiting_on: str | None = None
+    ) -> Outcome[object, object] | None:
+        """Claim `run_id`, then resume it from its snapshot (read after claiming).
+
+        With `waiting_on`, a run that no longer waits on that key is left as it is (None).
+        """
         async with self._lease(run_id) as lease:
             snapshot = await self.states.load(run_id)
             if snapshot is None:
                 raise UnknownRunError(f"no paused run {run_id!r}")
+            if waiting_on is not None and waiting_on not in snapshot.pending:
+                return None
             wf = self._workflows.get(snapshot.workflow)
             if wf is None:
                 raise UnknownWorkflowError(
@@ -363,9 +447,11 @@ class HITLOrchestrator:
         ):
             previous = outcome.pending
             try:
-                outcome = await self._resume_claimed(run_id)
+                resumed = await self._resume_claimed(run_id)
             except (RunBusyError, UnknownRunError):
                 break
+            assert resumed is not None
+            outcome = resumed
         return outcome
 
     async def _any_decided(self, keys: list[str]) -> bool:

@@ -15,11 +15,17 @@ Both stores also implement `RunClaims` (see `resultflow.hitl.lease`): the orches
 claims a run in its state store before running or resuming it, so one process at a
 time does. `MemoryStateStore` keeps the claims in process, `KVStateStore` in its KV
 store (under `claim_prefix`), where they are atomic across processes.
+
+Both also implement `WaitingRuns`: they index paused runs by the approvals they wait
+for, so a decision reads only the runs waiting on its own key. One unreadable run (a
+corrupt document, a state from a newer deployment) then never stands in the way of a
+decision on another key, and costs only its own entry for a decision on its key.
 """
 
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, cast, runtime_checkable
@@ -27,7 +33,7 @@ from typing import Protocol, cast, runtime_checkable
 from resultflow.cache import CacheEntry
 from resultflow.clock import Clock
 from resultflow.hitl._run_claims import KVRunClaims, MemoryRunClaims
-from resultflow.persistence._kv import KVStore
+from resultflow.persistence._kv import CorruptEntryError, KVStore, check_key
 from resultflow.persistence._state_persistence import StatePersistence
 from resultflow.persistence._versioning import (
     Migration,
@@ -42,6 +48,7 @@ __all__ = [
     "MemoryStateStore",
     "RunSnapshot",
     "StateMigrationError",
+    "WaitingRuns",
     "WorkflowStateStore",
 ]
 
@@ -81,6 +88,24 @@ class WorkflowStateStore(Protocol):
         ...
 
 
+@runtime_checkable
+class WaitingRuns(Protocol):
+    """A state store that finds the runs waiting on an approval without reading the others.
+
+    Optional: the orchestrator falls back to reading every stored run when its state
+    store does not implement it.
+    """
+
+    async def runs_waiting(self, key: str) -> list[str]:
+        """Ids of the stored runs that wait on approval `key`, sorted.
+
+        An index kept when runs are saved: it may still name a run that no longer waits
+        on `key` or no longer exists (for a moment, or after a crash), so callers check
+        the snapshot they load.
+        """
+        ...
+
+
 class StateMigrationError(Exception):
     """A stored run's state could not be brought to this code's version; `.error` says why."""
 
@@ -116,6 +141,10 @@ class MemoryStateStore:
         """The stored run ids, sorted."""
         return sorted(self._snapshots)
 
+    async def runs_waiting(self, key: str) -> list[str]:
+        """The stored run ids waiting on approval `key`, sorted."""
+        return sorted(run_id for run_id, s in self._snapshots.items() if key in s.pending)
+
     async def claim(self, run_id: str, owner: str, ttl: float) -> bool:
         """Claim `run_id` for `owner` for `ttl` seconds; False when it is held."""
         return await self.claims.claim(run_id, owner, ttl)
@@ -142,7 +171,9 @@ class KVStateStore:
     `version` is the schema version of your state that this code writes; older stored
     states are migrated on load with `migrations` (`{n: migration to n + 1}`); a newer
     one raises `StateMigrationError` unless `strict=False`. Run claims live in the same
-    KV store under `claim_prefix`, which must not start with the state prefix.
+    KV store under `claim_prefix`, and the index of runs by the approval they wait on
+    under `index_prefix`; neither may start with the state prefix (nor the state prefix
+    with them).
     """
 
     def __init__(
@@ -154,21 +185,37 @@ class KVStateStore:
         migrations: Mapping[int, Migration] | None = None,
         strict: bool = True,
         claim_prefix: str = "hitl-claim:",
+        index_prefix: str = "hitl-wait:",
     ) -> None:
         self.persistence = (
             store if isinstance(store, StatePersistence) else StatePersistence(store, prefix)
         )
-        if claim_prefix.startswith(self.persistence.prefix):
-            raise ValueError(
-                f"claim_prefix {claim_prefix!r} must not start with the state prefix "
-                f"{self.persistence.prefix!r} (claims would be listed as runs)"
-            )
+        state_prefix = self.persistence.prefix
+        for name, other in (("claim_prefix", claim_prefix), ("index_prefix", index_prefix)):
+            if other.startswith(state_prefix) or state_prefix.startswith(other):
+                raise ValueError(
+                    f"{name} {other!r} and the state prefix {state_prefix!r} must not start "
+                    "with one another (their keys would be listed as runs)"
+                )
         self.claims = KVRunClaims(self.persistence.kv, claim_prefix)
+        self.index_prefix = check_key(index_prefix)
         self.version = version
         self._load_state = versioned_loader(version, dict(migrations or {}), strict=strict)
 
     async def save(self, snapshot: RunSnapshot) -> None:
-        """Store `snapshot` (raises `SerializationError` for arguments the codec cannot write)."""
+        """Store `snapshot` (raises `SerializationError` for arguments the codec cannot write).
+
+        The index entries of its pending approvals are written first and the ones it no
+        longer waits on removed last, so a crash in between leaves an extra entry (which
+        readers check) but never a waiting run missing from the index.
+        """
+        kv = self.persistence.kv
+        run_id = snapshot.run_id
+        previous = await self._indexed_keys(run_id)
+        pending = list(dict.fromkeys(snapshot.pending))
+        await kv.set(self._run_index_key(run_id), json.dumps(sorted({*previous, *pending})))
+        for key in pending:
+            await kv.set(self._index_key(key, run_id), "")
         meta: dict[str, object] = {
             "kind": "hitl-run",
             "workflow": snapshot.workflow,
@@ -178,6 +225,10 @@ class KVStateStore:
             "updated_at": snapshot.updated_at,
         }
         await self.persistence.save(snapshot.run_id, snapshot.state, meta, version=self.version)
+        for key in previous:
+            if key not in pending:
+                await kv.delete(self._index_key(key, run_id))
+        await kv.set(self._run_index_key(run_id), json.dumps(pending))
 
     async def load(self, run_id: str) -> RunSnapshot | None:
         """The snapshot of `run_id`, migrated to `version`, or None.
@@ -203,14 +254,46 @@ class KVStateStore:
         )
 
     async def delete(self, run_id: str) -> None:
-        """Forget `run_id`."""
+        """Forget `run_id` and its index entries."""
+        kv = self.persistence.kv
+        indexed = await self._indexed_keys(run_id)
         await self.persistence.delete(run_id)
+        for key in indexed:
+            await kv.delete(self._index_key(key, run_id))
+        await kv.delete(self._run_index_key(run_id))
 
     async def list_runs(self) -> builtins.list[str]:
         """Every stored run id, sorted (one scan of the store)."""
         prefix = self.persistence.prefix
         found = {key[len(prefix) :] async for key in self.persistence.kv.scan(prefix)}
         return sorted(found)
+
+    async def runs_waiting(self, key: str) -> builtins.list[str]:
+        """Ids of the runs indexed as waiting on approval `key`, sorted (one prefix scan)."""
+        prefix = self._index_key(key, "")
+        found = {entry[len(prefix) :] async for entry in self.persistence.kv.scan(prefix)}
+        return sorted(found)
+
+    # The index: `<index_prefix><len(key)>:<key>:<run_id>` per waiting run, and one
+    # `<index_prefix>run:<run_id>` document listing the keys a run is indexed under (to
+    # clean up). Spelling out the key's length makes a scan for one key unambiguous
+    # whatever characters keys and run ids hold ("run:" never starts with a digit).
+    def _index_key(self, key: str, run_id: str) -> str:
+        return f"{self.index_prefix}{len(check_key(key))}:{key}:{check_key(run_id)}"
+
+    def _run_index_key(self, run_id: str) -> str:
+        return f"{self.index_prefix}run:{check_key(run_id)}"
+
+    async def _indexed_keys(self, run_id: str) -> builtins.list[str]:
+        """The approval keys `run_id` is indexed under ([] when unknown or unreadable)."""
+        try:
+            text = await self.persistence.kv.get(self._run_index_key(run_id))
+            raw: object = None if text is None else json.loads(text)
+        except (CorruptEntryError, ValueError, RecursionError):
+            return []  # at worst some entries stay behind; readers check the snapshot
+        if not isinstance(raw, list):
+            return []
+        return [key for key in cast("list[object]", raw) if isinstance(key, str)]
 
     async def claim(self, run_id: str, owner: str, ttl: float) -> bool:
         """Claim `run_id` for `owner` for `ttl` seconds (atomic across processes)."""
