@@ -27,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Generic, Literal, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
@@ -60,6 +62,7 @@ EXPIRED = "expired"
 CANCELLED = "cancelled"
 
 _Version = TypeVar("_Version")
+logger = logging.getLogger("resultflow.hitl")
 _MAX_CONFLICTS = 50
 
 
@@ -204,8 +207,13 @@ class _RecordStore(Generic[_Version]):
         expires_at: float | None = None,
         meta: Mapping[str, object] | None = None,
     ) -> ApprovalRecord:
-        """Record that `key` awaits a decision; an existing record is returned unchanged."""
+        """Record that `key` awaits a decision; an existing record is returned unchanged.
+
+        Raises `ValueError` for an `expires_at` that is not a finite number of epoch
+        seconds (NaN or infinity would make a record no one can read back or expire).
+        """
         check_key(key)
+        _check_expiry(expires_at)
         async with self._lock:
             conflicts = 0
             while True:
@@ -244,11 +252,19 @@ class _RecordStore(Generic[_Version]):
         return await self._decide(key, Rejected(CANCELLED), actor)
 
     async def list_pending(self) -> list[ApprovalRecord]:
-        """Every approval still pending, oldest first (expired ones are rejected on the way)."""
+        """Every approval still pending, oldest first (expired ones are rejected on the way).
+
+        A record that cannot be read (`CorruptEntryError`) is left out and logged on the
+        `resultflow.hitl` logger: one damaged record does not hide all the others.
+        """
         async with self._lock:
             records: builtins.list[ApprovalRecord] = []
             for key in await self._keys():
-                record = (await self._current(key)).record
+                try:
+                    record = (await self._current(key)).record
+                except CorruptEntryError as exc:
+                    logger.warning("list_pending skipped approval %r: %s", key, exc)
+                    continue
                 if record is not None and record.is_pending:
                     records.append(record)
         return sorted(records, key=lambda r: (r.created_at, r.key))
@@ -427,6 +443,17 @@ class KVApprovalStore(_RecordStore["str | None"]):
             raise CorruptEntryError(backend_name(self.kv), self.prefix + key, detail) from None
 
 
+def _check_expiry(expires_at: object) -> None:
+    if expires_at is None:
+        return
+    if (
+        isinstance(expires_at, bool)
+        or not isinstance(expires_at, int | float)
+        or not math.isfinite(expires_at)
+    ):
+        raise ValueError(f"expires_at must be finite epoch seconds or None, not {expires_at!r}")
+
+
 def _status(raw: object, value: object, reason: str | None) -> ApprovalStatus[object]:
     if raw == "approved":
         return Approved(value)
@@ -446,9 +473,13 @@ def _optional(document: dict[str, object], name: str, kind: type[str]) -> str | 
 
 def _number(document: dict[str, object], name: str) -> float:
     raw = document.get(name)
+    # NaN and infinity (JSON's NaN / Infinity) are not times: an expiry of NaN would
+    # never pass and one of infinity could not be written back (allow_nan=False).
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return float(raw)
-    raise ValueError(f"{name} must be a number, not {raw!r}")
+        number = float(raw)
+        if math.isfinite(number):
+            return number
+    raise ValueError(f"{name} must be a finite number, not {raw!r:.80}")
 
 
 def _optional_number(document: dict[str, object], name: str) -> float | None:

@@ -16,19 +16,25 @@ async), never from the payload.
 | --- | --- |
 | 200 | decided; the body is the decided record |
 | 400 | not JSON, not an object, or invalid fields (`body["fields"]` maps each to its problem) |
-| 403 | `authorize` returned None |
+| 403 | `authorize` returned None or an empty name |
 | 404 | no such approval |
 | 409 | the approval is already decided (also expired or cancelled) |
 
 Authorization runs first, so an unauthorized caller learns nothing about the payload.
-`on_decision(record)` (optional, sync or async) runs after a successful decision — for
-example `lambda record: orchestrator.resume_waiting(record.key)`.
+The `value` is checked with the persistence codec before anything is decided (a value
+the stores could not write or read back, e.g. nested hundreds deep, is a 400 and nothing
+is recorded). `on_decision(record)` (optional, sync or async) runs after a successful
+decision — for example `lambda record: orchestrator.resume_waiting(record.key)`. The
+decision stands whatever `on_decision` does: if it raises, the error is logged on the
+`resultflow.hitl` logger and the answer is still 200 (with `"on_decision": "failed"`),
+so the client does not retry a decision that was made and get a 409.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, cast
@@ -40,7 +46,9 @@ from resultflow.hitl._approval_store import (
     ApprovalRecord,
     ApprovalStore,
 )
+from resultflow.persistence._decoder import decode_value
 from resultflow.persistence._encoder import encode_value
+from resultflow.persistence._errors import SerializationError, StateDecodeError
 from resultflow.result import Err
 
 __all__ = ["ApprovalAction", "ApprovalHandler", "HandlerResponse", "approval_handler"]
@@ -49,6 +57,7 @@ ApprovalAction: TypeAlias = Literal["approve", "reject", "cancel"]
 """What a request asks for."""
 
 _ACTIONS: tuple[ApprovalAction, ...] = ("approve", "reject", "cancel")
+logger = logging.getLogger("resultflow.hitl")
 
 Authorize: TypeAlias = Callable[[object], "str | Awaitable[str | None] | None"]
 """`authorize(request) -> actor name | None` (sync or async); None refuses with 403."""
@@ -84,10 +93,10 @@ def approval_handler(
 
     async def handle(request: object) -> HandlerResponse:
         actor = await _settle(authorize(request))
-        if actor is None:
-            return HandlerResponse(403, {"error": "forbidden", "message": "not authorized"})
-        if not isinstance(actor, str):
+        if actor is not None and not isinstance(actor, str):
             raise TypeError(f"authorize must return an actor name (str) or None, not {actor!r}")
+        if actor is None or not actor.strip():  # "" names no one: it authorizes no one
+            return HandlerResponse(403, {"error": "forbidden", "message": "not authorized"})
         payload = await _payload(request)
         if isinstance(payload, HandlerResponse):
             return payload
@@ -97,9 +106,18 @@ def approval_handler(
         decided = await _apply(store, command, actor)
         if isinstance(decided, Err):
             return _refusal(decided.error)
+        body = _record_body(decided.value)
         if on_decision is not None:
-            await _settle(on_decision(decided.value))
-        return HandlerResponse(200, _record_body(decided.value))
+            try:
+                await _settle(on_decision(decided.value))
+            except Exception:
+                logger.exception(
+                    "approval %r was decided (%s) but on_decision failed",
+                    command.key,
+                    decided.value.state,
+                )
+                body["on_decision"] = "failed"
+        return HandlerResponse(200, body)
 
     return handle
 
@@ -143,6 +161,8 @@ def _validate(payload: Mapping[str, object]) -> _Command | HandlerResponse:
     value = payload.get("value")
     if not _is_json(value):
         problems["value"] = "must be JSON data"
+    elif not _is_storable(value):
+        problems["value"] = "cannot be stored: nested too deeply or too large"
     if problems:
         return _bad_request("invalid fields: " + ", ".join(problems), problems)
     return _Command(
@@ -212,6 +232,16 @@ def _is_json(value: object) -> bool:
     except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         return False
     return True
+
+
+def _is_storable(value: object) -> bool:
+    """True when the stores' codec writes `value` and reads back an equal value."""
+    try:
+        encoded = encode_value(value, path="value")
+        text = json.dumps(encoded, allow_nan=False)
+        return decode_value(json.loads(text), path="value") == value
+    except (SerializationError, StateDecodeError, ValueError, RecursionError):
+        return False
 
 
 async def _settle(value: object) -> object:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 import os
 import socket
 import uuid
@@ -215,10 +216,17 @@ class HITLOrchestrator:
         claim_ttl: float = DEFAULT_CLAIM_TTL,
         owner: str | None = None,
     ) -> None:
-        if default_expiry is not None and not default_expiry > 0:
-            raise ValueError("default_expiry must be a positive number of seconds or None")
-        if not claim_ttl > 0 or claim_ttl == float("inf"):
-            raise ValueError("claim_ttl must be a positive, finite number of seconds")
+        # Checked here, not when a run pauses: an infinite expiry would only fail once the
+        # paused run is saved, leaving a run no one can approve.
+        if default_expiry is not None and not _positive_finite(default_expiry):
+            raise ValueError(
+                f"default_expiry must be a positive, finite number of seconds or None, "
+                f"not {default_expiry!r}"
+            )
+        if not _positive_finite(claim_ttl):
+            raise ValueError(
+                f"claim_ttl must be a positive, finite number of seconds, not {claim_ttl!r}"
+            )
         self.approvals = approvals
         self.states: WorkflowStateStore = MemoryStateStore() if states is None else states
         self.default_expiry = default_expiry
@@ -380,8 +388,12 @@ class HITLOrchestrator:
         Checks every `interval` seconds on the orchestrator's clock; None when the store
         has no approval `key`.
         """
-        if not interval > 0:
-            raise ValueError("interval must be a positive number of seconds")
+        if not _positive_finite(interval):
+            raise ValueError(
+                f"interval must be a positive, finite number of seconds, not {interval!r}"
+            )
+        if timeout is not None and (isinstance(timeout, bool) or not timeout >= 0):
+            raise ValueError(f"timeout must be a number of seconds (>= 0) or None, not {timeout!r}")
         deadline = None if timeout is None else self.clock.monotonic() + timeout
         while True:
             record = await self.approvals.get(key)
@@ -576,6 +588,15 @@ class HITLOrchestrator:
 class _RunLock:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
+
+
+def _positive_finite(seconds: object) -> bool:
+    return (
+        isinstance(seconds, int | float)
+        and not isinstance(seconds, bool)
+        and math.isfinite(seconds)
+        and seconds > 0
+    )
 
 
 def _name_of(wf: Runnable) -> str:

@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import builtins
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, cast, runtime_checkable
+from typing import Protocol, TypedDict, cast, runtime_checkable
 
 from resultflow.cache import CacheEntry
 from resultflow.clock import Clock
 from resultflow.hitl._run_claims import KVRunClaims, MemoryRunClaims
 from resultflow.persistence._kv import CorruptEntryError, KVStore, check_key
-from resultflow.persistence._state_persistence import StatePersistence
+from resultflow.persistence._state_persistence import StatePersistence, backend_name
 from resultflow.persistence._versioning import (
     Migration,
     VersionedState,
@@ -233,8 +234,10 @@ class KVStateStore:
     async def load(self, run_id: str) -> RunSnapshot | None:
         """The snapshot of `run_id`, migrated to `version`, or None.
 
-        Raises `CorruptEntryError` for an unreadable document and `StateMigrationError`
-        for a state that cannot be migrated.
+        Raises `CorruptEntryError` for an unreadable document — also for malformed run
+        metadata (no arguments, a pending list that is not a list of keys, ...): nothing
+        is filled in with defaults — and `StateMigrationError` for a state that cannot be
+        migrated.
         """
         loaded = await self.persistence.load(run_id)
         if loaded is None:
@@ -242,16 +245,14 @@ class KVStateStore:
         state = self._load_state(VersionedState(loaded.version, loaded.state))
         if isinstance(state, Err):
             raise StateMigrationError(run_id, state.error)
-        meta = loaded.meta or {}
-        return RunSnapshot(
-            run_id=run_id,
-            workflow=str(meta.get("workflow", "")),
-            args=tuple(_list(meta.get("args"))),
-            state=state.value,
-            pending=tuple(str(key) for key in _list(meta.get("pending"))),
-            updated_at=_float(meta.get("updated_at")),
-            pending_reasons=_reasons(meta.get("pending_reasons")),
-        )
+        try:
+            fields = _snapshot_fields(loaded.meta)
+        except ValueError as exc:
+            key = self.persistence.prefix + run_id
+            raise CorruptEntryError(
+                backend_name(self.persistence.kv), key, f"meta: {exc}"
+            ) from None
+        return RunSnapshot(run_id=run_id, state=state.value, **fields)
 
     async def delete(self, run_id: str) -> None:
         """Forget `run_id` and its index entries."""
@@ -315,18 +316,58 @@ class KVStateStore:
         return f"KVStateStore({self.persistence!r}, version={self.version})"
 
 
-def _list(raw: object) -> builtins.list[object]:
-    if isinstance(raw, list | tuple):
-        return list(cast("list[object] | tuple[object, ...]", raw))
-    return []
+class _SnapshotFields(TypedDict):
+    workflow: str
+    args: tuple[object, ...]
+    pending: tuple[str, ...]
+    updated_at: float
+    pending_reasons: dict[str, str | None]
 
 
-def _float(raw: object) -> float:
-    return float(raw) if isinstance(raw, int | float) else 0.0
+def _snapshot_fields(meta: Mapping[str, object] | None) -> _SnapshotFields:
+    """The run's fields from its document's meta; ValueError says what is malformed.
+
+    Nothing is filled in: a run without its arguments or with a garbled pending list
+    cannot be resumed correctly, so it is reported instead of orphaned or failed later.
+    """
+    if meta is None:
+        raise ValueError("missing: this is not a paused run")
+    kind = meta.get("kind", "hitl-run")
+    if kind != "hitl-run":
+        raise ValueError(f"kind must be 'hitl-run', not {kind!r}")
+    workflow = meta.get("workflow")
+    if not isinstance(workflow, str) or not workflow:
+        raise ValueError(f"workflow must be a non-empty string, not {workflow!r:.80}")
+    args = meta.get("args")
+    if not isinstance(args, list):
+        raise ValueError(f"args must be a list, not {_kind(args)}")
+    pending = meta.get("pending")
+    if not isinstance(pending, list):
+        raise ValueError(f"pending must be a list of keys, not {_kind(pending)}")
+    keys = cast("list[object]", pending)
+    if not keys or not all(isinstance(key, str) for key in keys):
+        raise ValueError("pending must be a non-empty list of string keys")
+    updated_at = meta.get("updated_at", 0.0)
+    if (
+        not isinstance(updated_at, int | float)
+        or isinstance(updated_at, bool)
+        or not math.isfinite(updated_at)
+    ):
+        raise ValueError(f"updated_at must be a finite number, not {_kind(updated_at)}")
+    reasons = meta.get("pending_reasons", {})
+    if not isinstance(reasons, dict):
+        raise ValueError(f"pending_reasons must be an object, not {_kind(reasons)}")
+    reason_items = cast("dict[object, object]", reasons).items()
+    if not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in reason_items):
+        raise ValueError("pending_reasons must map keys to strings or null")
+    return _SnapshotFields(
+        workflow=workflow,
+        args=tuple(cast("list[object]", args)),
+        pending=tuple(cast("list[str]", keys)),
+        updated_at=float(updated_at),
+        pending_reasons=dict(cast("dict[str, str | None]", reasons)),
+    )
 
 
-def _reasons(raw: object) -> dict[str, str | None]:
-    if not isinstance(raw, dict):
-        return {}
-    items = cast("dict[object, object]", raw).items()
-    return {str(k): v if isinstance(v, str) else None for k, v in items}
+def _kind(raw: object) -> str:
+    return "null" if raw is None else type(raw).__name__
