@@ -3,7 +3,8 @@
 `ResumeState` maps step keys to `ResumeEntry(result, meta)`. Collect it from a run's
 events with `StepCollector`, persist it (see `resultflow.persistence`), and pass it back
 as `run(..., resume_state=state)`: steps whose key is in it return the stored result
-without executing, Err results included.
+without executing, Err results included — except a pending approval
+(`Err(PendingApproval)`): that step is not finished, so it runs (asks again).
 """
 
 from __future__ import annotations

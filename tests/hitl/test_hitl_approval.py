@@ -143,7 +143,7 @@ class Approvals:
         return ask
 
 
-async def test_collector_excludes_pending_so_a_resumed_run_asks_again() -> None:
+async def test_collector_keeps_pending_in_its_state_and_a_resumed_run_asks_again() -> None:
     system = Approvals()
     calls: list[str] = []
 
@@ -161,7 +161,9 @@ async def test_collector_excludes_pending_so_a_resumed_run_asks_again() -> None:
     first = HITLCollector()
     assert await run(body, on_event=first) == Err(PendingApproval(key="publish"))
     assert first.pending() == ["publish"]
-    assert list(first.state()) == ["prepare"]
+    assert list(first.state()) == ["prepare", "publish"]  # pending kept, as awaitly does
+    assert has_pending_approval(first.state(), "publish")
+    assert pending_approvals(first.state()) == ["publish"]
     assert first.pending_reasons() == {"publish": None}
 
     # still pending: the resumed run asks again instead of replaying a cached Pending
@@ -171,6 +173,7 @@ async def test_collector_excludes_pending_so_a_resumed_run_asks_again() -> None:
     )
     assert system.asked == 2
     assert second.pending() == ["publish"]
+    assert pending_approvals(second.state()) == ["publish"]
 
     system.decisions["publish"] = Approved("ann")
     third = HITLCollector(second.state())
@@ -179,6 +182,7 @@ async def test_collector_excludes_pending_so_a_resumed_run_asks_again() -> None:
     assert calls == ["prepare", "publish"]  # prepare ran once across three runs
     assert third.pending() == []
     assert set(third.state()) == {"prepare", "publish"}
+    assert pending_approvals(third.state()) == []
 
 
 async def test_plain_collector_keeps_pending_entries_and_helpers_read_them() -> None:
@@ -206,13 +210,14 @@ async def test_plain_collector_keeps_pending_entries_and_helpers_read_them() -> 
     assert await run(refund_body, Approved(3), resume_state=cleared) == Ok(6)
 
 
-async def test_collector_initial_state_drops_pending_entries_and_tracks_decisions() -> None:
+async def test_collector_initial_state_keeps_pending_entries_and_tracks_decisions() -> None:
     initial = {
         "a": CacheEntry(Ok(1)),
         "b": CacheEntry(Err(PendingApproval("b"))),
     }
     collector = HITLCollector(initial)
-    assert list(collector.state()) == ["a"]
+    assert list(collector.state()) == ["a", "b"]
+    assert pending_approvals(collector.state()) == ["b"]
     rec = Recorder()
     await run(refund_body, Pending("x"), on_event=rec)
     for event in rec.events:

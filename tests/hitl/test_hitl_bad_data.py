@@ -4,7 +4,8 @@
 - approval records with NaN / Infinity times are `CorruptEntryError` (and left out of
   `list_pending`), and NaN / infinite configuration is refused up front;
 - `approval_handler` refuses values the codec cannot store (400, nothing recorded),
-  an empty actor name (403), and keeps a made decision at 200 when `on_decision` fails.
+  an empty actor name (403), and keeps a made decision at 200 when `on_decision` fails;
+- `execute` refuses arguments its state store could not save before any step runs.
 
 Store tests run on real SQLite files and the real PostgreSQL server.
 """
@@ -19,16 +20,20 @@ from pathlib import Path
 
 import pytest
 
-from resultflow import Ok
+from resultflow import Ok, Step, workflow
 from resultflow.cache import CacheEntry
+from resultflow.errors import ApprovalRejected, PendingApproval
 from resultflow.hitl import (
+    Completed,
     HITLOrchestrator,
     KVApprovalStore,
     KVStateStore,
     MemoryApprovalStore,
+    Paused,
     RunSnapshot,
     approval_handler,
 )
+from resultflow.persistence import SerializationError
 from resultflow.persistence._kv import CorruptEntryError, KVStore
 from resultflow.persistence._kv_sqlite import SQLiteKV
 from resultflow.testing._clock import TestClock
@@ -226,3 +231,42 @@ async def test_a_failing_on_decision_keeps_the_decision_at_200(
     assert response.status == 200
     assert response.body["status"] == "approved" and response.body["on_decision"] == "failed"
     assert "resume failed" in caplog.text
+
+
+# -- 10.12: arguments are checked before anything runs -----------------------------------
+class Card:
+    """Not a type the codec knows."""
+
+
+async def test_execute_refuses_arguments_the_state_store_cannot_save(kv: KVStore) -> None:
+    orch = HITLOrchestrator(KVApprovalStore(kv), KVStateStore(kv))
+    charged: list[object] = []
+
+    @workflow(name="pay")
+    async def pay(step: Step[PendingApproval | ApprovalRejected], order: str, card: object) -> str:
+        async def charge() -> Ok[str]:
+            charged.append(card)
+            return Ok("charged")
+
+        await step(charge, key="charge")
+        await step(orch.approval(f"ship:{order}"), key=f"ship:{order}")
+        return "shipped"
+
+    with pytest.raises(SerializationError, match=r"args\[1\]"):
+        await orch.execute(pay, "o-1", Card(), run_id="r1")
+
+    assert charged == []  # the card was not charged
+    assert await orch.states.list_runs() == []
+    assert await orch.approvals.list_pending() == []
+    assert await orch.execute(pay, "o-1", "visa", run_id="r1") == Paused("r1", ["ship:o-1"])
+
+
+async def test_a_memory_state_store_still_takes_any_argument() -> None:
+    orch = HITLOrchestrator(MemoryApprovalStore())
+
+    async def body(step: Step[PendingApproval], card: object) -> str:
+        await step(orch.approval("k"), key="k")
+        return type(card).__name__
+
+    assert await orch.execute(body, Card(), run_id="r") == Paused("r", ["k"])
+    assert await orch.grant("k", True) == [Completed("r", "Card")]

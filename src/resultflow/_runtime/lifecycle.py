@@ -61,7 +61,7 @@ from resultflow._runtime.pipeline import (
 from resultflow._runtime.short_circuit import StepExit, find_exit
 from resultflow._runtime.step_ops import discard
 from resultflow.cache import CacheEntry, MemoryCache
-from resultflow.errors import Skipped, StepTimeout
+from resultflow.errors import PendingApproval, Skipped, StepTimeout
 from resultflow.events import (
     HookAfterStep,
     HookAfterStepError,
@@ -545,6 +545,9 @@ async def _load_resume(state: RunState, cache: AnyStepCache, entries: dict[str, 
     for key, entry in entries.items():
         if not isinstance(entry, CacheEntry):
             raise TypeError(f"resume_state[{key!r}] is {type(entry).__name__}, not a ResumeEntry")
+        result = entry.result
+        if isinstance(result, Err) and isinstance(result.error, PendingApproval):
+            continue  # a pending approval is not a finished step: its check is asked again
         done: object = cache.set(key, entry)
         if done is not None and inspect.isawaitable(done):
             await state.driver.wait(done, "StepCache")

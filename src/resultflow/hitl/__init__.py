@@ -44,6 +44,7 @@ from resultflow.hitl._handler import (
 )
 from resultflow.hitl._orchestrator import (
     ApprovalDecisionError,
+    ApprovalMismatch,
     Completed,
     Failed,
     HITLOrchestrator,
@@ -55,6 +56,7 @@ from resultflow.hitl._orchestrator import (
     UnknownWorkflowError,
 )
 from resultflow.hitl._paused_runs import (
+    ChecksArguments,
     KVStateStore,
     MemoryStateStore,
     RunSnapshot,
@@ -77,6 +79,7 @@ __all__ = [
     "ApprovalDecision",
     "ApprovalDecisionError",
     "ApprovalHandler",
+    "ApprovalMismatch",
     "ApprovalNotFound",
     "ApprovalOp",
     "ApprovalRecord",
@@ -84,6 +87,7 @@ __all__ = [
     "ApprovalStatus",
     "ApprovalStore",
     "Approved",
+    "ChecksArguments",
     "ClaimLostError",
     "Completed",
     "Failed",

@@ -10,12 +10,12 @@ The op turns that into `Err(PendingApproval(key, reason))`, `Ok(value)` or
 `Err(ApprovalRejected(key, reason))`, and emits `approval_pending`,
 `approval_granted` or `approval_rejected` through the run it belongs to.
 
-Resuming: a pending approval is not a finished step. `HITLCollector.state()` leaves
-pending approvals out of the resume state (they are listed by `pending()` instead), so
-a resumed run asks `check()` again; `inject_approval(state, key=..., value=...)` writes
-the decision into a state instead, so the resumed run takes it without asking.
-`has_pending_approval` and `pending_approvals` read states that do hold the pending
-`Err` entries (a plain `StepCollector` keeps them).
+Resuming: a pending approval is not a finished step. `HITLCollector.state()` keeps
+the steps that ended with `Err(PendingApproval)` (so `has_pending_approval(state, key)`
+and `pending_approvals(state)` read it), and a run resumed from that state skips such
+entries: the approval step asks `check()` again. `inject_approval(state, key=...,
+value=...)` writes the decision into a state instead, so the resumed run takes it
+without asking.
 """
 
 from __future__ import annotations
@@ -232,22 +232,25 @@ def _is_pending_entry(entry: CacheEntry) -> bool:
 class HITLCollector(StepCollector):
     """An `on_event` sink that collects resume state and the approvals a run waits for.
 
-    `state()` holds the finished steps, **without** pending approvals (so a resumed run
-    asks their check again, or takes a decision written by `inject_approval`);
-    `pending()` lists the keys of the approvals still pending (`PendingApproval.key`,
-    which is also the step's key when the step uses the approval's key), in order met.
+    `state()` holds the finished steps **and** the steps that ended with
+    `Err(PendingApproval)`, as awaitly keeps them: `has_pending_approval(state, key)` and
+    `pending_approvals(state)` read it. Resuming from it does not replay a pending
+    approval (the runner skips those entries), so the step asks its check again, or takes
+    a decision written by `inject_approval`. `pending()` lists the keys of the approvals
+    still pending (`PendingApproval.key`, which is also the step's key when the step uses
+    the approval's key), in the order met.
     """
 
     def __init__(self, initial: ResumeState | None = None) -> None:
-        kept = {k: v for k, v in (initial or {}).items() if not _is_pending_entry(v)}
-        super().__init__(kept)
+        super().__init__(initial)
         self._pending: dict[str, str | None] = {}
+        self._decided: dict[str, Approved[object] | Rejected] = {}
 
     def handle_event(self, event: WorkflowEvent, ctx: object = None) -> None:
         """Record finished steps and pending approvals; ignore the other events."""
         match event:
-            case StepCompleted(key=str() as key, result=Err(error=PendingApproval() as error)):
-                self._state.pop(key, None)
+            case StepCompleted(key=str(), result=Err(error=PendingApproval() as error)):
+                super().handle_event(event, ctx)
                 self._pending[error.key] = error.reason
             case StepCompleted():
                 super().handle_event(event, ctx)
@@ -255,8 +258,12 @@ class HITLCollector(StepCollector):
                     self._pending.pop(event.key, None)
             case ApprovalAwaited(key=key, reason=reason):
                 self._pending[key] = reason
-            case ApprovalGranted(key=key) | ApprovalDenied(key=key):
+            case ApprovalGranted(key=key, value=value):
                 self._pending.pop(key, None)
+                self._decided[key] = Approved(value)
+            case ApprovalDenied(key=key, reason=reason):
+                self._pending.pop(key, None)
+                self._decided[key] = Rejected(reason)
             case _:
                 pass
 
@@ -269,3 +276,7 @@ class HITLCollector(StepCollector):
     def pending_reasons(self) -> dict[str, str | None]:
         """The pending approvals with the reason each reported."""
         return dict(self._pending)
+
+    def decided(self) -> dict[str, Approved[object] | Rejected]:
+        """The approvals whose check answered with a decision during the run, by key."""
+        return dict(self._decided)

@@ -58,7 +58,7 @@ from resultflow._runtime.pipeline import AnyResult
 from resultflow._runtime.runner import RunOptions, Workflow, execute_run
 from resultflow._runtime.step import Step
 from resultflow.clock import SYSTEM_CLOCK, Clock
-from resultflow.errors import PendingApproval, UnexpectedError
+from resultflow.errors import ApprovalRejected, PendingApproval, TaggedError, UnexpectedError
 from resultflow.events import WorkflowEvent
 from resultflow.hitl._approval import (
     ApprovalOp,
@@ -77,6 +77,7 @@ from resultflow.hitl._approval_store import (
     approval_check,
 )
 from resultflow.hitl._paused_runs import (
+    ChecksArguments,
     MemoryStateStore,
     RunSnapshot,
     WaitingRuns,
@@ -90,11 +91,14 @@ from resultflow.hitl._run_claims import (
     RunBusyError,
     RunClaims,
 )
+from resultflow.persistence._encoder import encode_value
+from resultflow.persistence._errors import SerializationError
 from resultflow.result import Err, Ok
 from resultflow.resume import ResumeState
 
 __all__ = [
     "ApprovalDecisionError",
+    "ApprovalMismatch",
     "ClaimLostError",
     "Completed",
     "Failed",
@@ -172,6 +176,20 @@ class ResumedRuns(list[Outcome[T, E]]):
     ) -> None:
         super().__init__(outcomes)
         self.skipped: list[SkippedRun] = list(skipped)
+
+
+class ApprovalMismatch(TaggedError):
+    """A paused run's recorded decision on approval `key` disagrees with the approval store.
+
+    `recorded` is what the run's saved state says ("approved" or "rejected"), `stored`
+    what the `ApprovalStore` says ("pending", "approved" with another value, ...). The
+    saved state was edited, or written against another store: the run fails with this
+    error instead of taking a decision no one made.
+    """
+
+    key: str
+    recorded: str
+    stored: str
 
 
 class UnknownRunError(LookupError):
@@ -271,10 +289,14 @@ class HITLOrchestrator:
     ) -> Outcome[object, object]:
         """Run `wf(*args)` as run `run_id` (default: a new uuid); pause it on approvals.
 
-        Raises `ValueError` when `run_id` names a run that is already paused (resume it
-        with `resume(run_id)` instead), and `RunBusyError` when another process is
-        running or resuming run `run_id` right now.
+        Raises `SerializationError` before anything runs when the state store could not
+        save `args` (so a run never pauses with steps done and nothing saved),
+        `ValueError` when `run_id` names a run that is already paused (resume it with
+        `resume(run_id)` instead), and `RunBusyError` when another process is running or
+        resuming run `run_id` right now.
         """
+        if isinstance(self.states, ChecksArguments):
+            self.states.check_args(tuple(args))
         name = self.register(wf)
         run_id = run_id or str(uuid.uuid4())
         async with self._exclusive(run_id):
@@ -437,6 +459,19 @@ class HITLOrchestrator:
                     f"run {run_id!r} needs the workflow {snapshot.workflow!r}; register it "
                     "with orchestrator.register(wf) first"
                 )
+            mismatch = await self._disagreement(snapshot.state)
+            if mismatch is not None:
+                logger.error(
+                    "paused run %r records approval %r as %s but the approval store says %s: "
+                    "the saved state was altered; the run fails with ApprovalMismatch",
+                    run_id,
+                    mismatch.key,
+                    mismatch.recorded,
+                    mismatch.stored,
+                )
+                await lease.confirm()
+                await self.states.delete(run_id)
+                return Failed(run_id, mismatch)
             state = await self._with_decisions(snapshot.state, snapshot.pending)
             return await self._drive(lease, snapshot.workflow, wf, snapshot.args, run_id, state)
 
@@ -500,6 +535,7 @@ class HITLOrchestrator:
                 await lease.confirm()
                 await self.states.delete(run_id)
                 return Failed(run_id, error)
+            await self._record_check_decisions(collector)
             pending = collector.pending() or [error.key]
             reasons = collector.pending_reasons()
             state = collector.state()
@@ -556,6 +592,52 @@ class HITLOrchestrator:
                 decided = True
         return decided
 
+    async def _record_check_decisions(self, collector: HITLCollector) -> None:
+        """Record in the store the decisions that checks made, before the run is saved.
+
+        An approval step whose check reads another system (not this store) may be
+        decided there while the store still holds the pending record made when the run
+        paused; recording it keeps the store in agreement with the saved state, which
+        is what resuming verifies (`_disagreement`).
+        """
+        for key, status in collector.decided().items():
+            record = await self.approvals.get(key)
+            if record is None or not record.is_pending:
+                continue
+            if isinstance(status, Approved):
+                await self.approvals.grant(key, status.value)
+            else:
+                await self.approvals.reject(key, status.reason or "rejected by its check")
+
+    async def _disagreement(self, state: ResumeState) -> ApprovalMismatch | None:
+        """The first approval decision in `state` that the approval store does not back.
+
+        The saved state is not trusted to carry decisions: every step key that is also
+        an approval key in the store (approval steps use the approval's key) must record
+        what the store recorded — an `Ok(value)` only for `Approved(value)`, an
+        `ApprovalRejected` only for a rejection. A pending entry is always fine: the step
+        asks again (or takes the store's decision, written in just before resuming).
+        """
+        for key, entry in state.items():
+            result = entry.result
+            if isinstance(result, Ok):
+                recorded = "approved"
+            elif isinstance(result.error, ApprovalRejected):
+                recorded = "rejected"
+            else:
+                continue
+            record = await self.approvals.get(key)
+            if record is None:
+                continue  # not an approval: an ordinary step's result
+            if isinstance(result, Ok) and isinstance(record.status, Approved):
+                if _same_value(result.value, record.value):
+                    continue
+                return ApprovalMismatch(key=key, recorded=recorded, stored="approved (other value)")
+            if recorded == "rejected" and record.state == "rejected":
+                continue
+            return ApprovalMismatch(key=key, recorded=recorded, stored=record.state)
+        return None
+
     async def _with_decisions(self, state: ResumeState, pending: tuple[str, ...]) -> ResumeState:
         """Write the decisions made on `pending` approvals into `state`."""
         for key in pending:
@@ -588,6 +670,16 @@ class HITLOrchestrator:
 class _RunLock:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
+
+
+def _same_value(recorded: object, stored: object) -> bool:
+    """Equal, or equal once encoded (NaN, and values that compare by identity)."""
+    if recorded is stored or recorded == stored:
+        return True
+    try:
+        return encode_value(recorded) == encode_value(stored)
+    except SerializationError:
+        return False
 
 
 def _positive_finite(seconds: object) -> bool:

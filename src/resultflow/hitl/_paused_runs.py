@@ -34,6 +34,7 @@ from typing import Protocol, TypedDict, cast, runtime_checkable
 from resultflow.cache import CacheEntry
 from resultflow.clock import Clock
 from resultflow.hitl._run_claims import KVRunClaims, MemoryRunClaims
+from resultflow.persistence._encoder import encode_value
 from resultflow.persistence._kv import CorruptEntryError, KVStore, check_key
 from resultflow.persistence._state_persistence import StatePersistence, backend_name
 from resultflow.persistence._versioning import (
@@ -45,6 +46,7 @@ from resultflow.persistence._versioning import (
 from resultflow.result import Err
 
 __all__ = [
+    "ChecksArguments",
     "KVStateStore",
     "MemoryStateStore",
     "RunSnapshot",
@@ -104,6 +106,20 @@ class WaitingRuns(Protocol):
         on `key` or no longer exists (for a moment, or after a crash), so callers check
         the snapshot they load.
         """
+        ...
+
+
+@runtime_checkable
+class ChecksArguments(Protocol):
+    """A state store that can tell up front whether it could save a run's arguments.
+
+    Optional: the orchestrator calls `check_args` before a run starts, so arguments a
+    store could not save are refused before any step runs (not when the run pauses,
+    after its first steps took effect).
+    """
+
+    def check_args(self, args: tuple[object, ...]) -> None:
+        """Raise `SerializationError` (naming the offending path) if `args` cannot be saved."""
         ...
 
 
@@ -230,6 +246,10 @@ class KVStateStore:
             if key not in pending:
                 await kv.delete(self._index_key(key, run_id))
         await kv.set(self._run_index_key(run_id), json.dumps(pending))
+
+    def check_args(self, args: tuple[object, ...]) -> None:
+        """Raise `SerializationError` when the codec cannot save `args` (e.g. `args[1].card`)."""
+        json.dumps(encode_value(list(args), path="args"), allow_nan=False)
 
     async def load(self, run_id: str) -> RunSnapshot | None:
         """The snapshot of `run_id`, migrated to `version`, or None.
