@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeAlias, TypeVar, cast, overload
+from typing import Any, Generic, TypeAlias, TypeVar, cast, overload
 
 from typing_extensions import TypeIs
 
@@ -104,30 +104,68 @@ def approval_step(
 ) -> ApprovalOp[T]: ...
 
 
+@overload
+def approval_step(
+    key: str,
+    check: Callable[[], Awaitable[ApprovalStatus[object]]] | Callable[[], ApprovalStatus[object]],
+    pending_reason: str | None = None,
+    *,
+    value_type: type[T],
+) -> ApprovalOp[T]: ...
+
+
 def approval_step(
     key: str,
     check: Callable[[], object],
     pending_reason: str | None = None,
-) -> ApprovalOp[object]:
+    *,
+    value_type: type[Any] | None = None,
+) -> ApprovalOp[Any]:
     """Make an op that asks `check()` for the decision on approval `key`.
 
     Use it as `await step(approval_step(key, check), key=key)`. A `Pending` status
     without its own reason reports `pending_reason`. A check that returns anything else
-    is a bug: the step fails with an `UnexpectedError`.
+    is a bug: the step fails with an `UnexpectedError`. The op's value type comes from
+    the check (`Approved[T]`), or from `value_type`, which is then also checked when the
+    approval arrives: an approved value that is not a `value_type` (an `int` counts as a
+    `float`) fails the step with an `UnexpectedError` instead of flowing on mistyped.
     """
     if not isinstance(cast("object", key), str) or not key:
         raise ValueError(f"an approval key must be a non-empty str, got {key!r}")
     if not callable(check):
         raise TypeError(f"check must be a zero-argument callable, not {type(check).__name__}")
+    if value_type is not None and not isinstance(cast("object", value_type), type):
+        raise TypeError(f"value_type must be a class, not {value_type!r}")
 
     async def approval() -> Ok[object] | Err[PendingApproval | ApprovalRejected]:
-        status = check()
+        status: object = check()
         if inspect.isawaitable(status):
             status = await status
+        if value_type is not None:
+            _check_value_type(key, status, value_type)
         return await _resolve(key, status, pending_reason)
 
     approval.__qualname__ = f"approval_step({key!r})"
     return approval
+
+
+def _check_value_type(key: str, status: object, value_type: type[object]) -> None:
+    """Raise TypeError when `status` approves a value that is not a `value_type`."""
+    if not isinstance(status, Approved):
+        return
+    value = cast("Approved[object]", status).value
+    # int is acceptable where float is expected (and int or float for complex), as in
+    # type checking; bool is an int to isinstance, and so it is here.
+    accepted: tuple[type[object], ...] = (value_type,)
+    if value_type is float:
+        accepted = (float, int)
+    elif value_type is complex:
+        accepted = (complex, float, int)
+    if not isinstance(value, accepted):
+        raise TypeError(
+            f"approval {key!r} was granted with a {type(value).__name__}, "
+            f"not a {value_type.__name__}: {value!r:.80}"
+        )
 
 
 async def _resolve(

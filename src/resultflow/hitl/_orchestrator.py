@@ -49,7 +49,7 @@ import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeAlias, TypeVar, cast, overload
+from typing import Any, Concatenate, Generic, Protocol, TypeAlias, TypeVar, cast, overload
 
 from typing_extensions import TypeVarTuple
 
@@ -119,6 +119,21 @@ E_co = TypeVar("E_co", covariant=True)
 Ts = TypeVarTuple("Ts")
 
 Runnable: TypeAlias = Workflow[Any, Any, Any] | Callable[..., Awaitable[object]]
+
+
+class _TypedWorkflow(Protocol[*Ts, T_co, E_co]):
+    """A `Workflow` seen through its call: positional arguments `*Ts`, `Ok[T]` or `Err[E]`.
+
+    Matching a `Workflow[P, T, E]` against this protocol turns its parameters into a
+    tuple of types, so `execute(wf, *args, run_id=...)` checks `args` like a direct call
+    would (`P.args` alone cannot be combined with the keyword-only `run_id`).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def __call__(self, *args: *Ts) -> Awaitable[Ok[T_co] | Err[E_co]]: ...
+
 
 logger = logging.getLogger("resultflow.hitl")
 
@@ -265,14 +280,34 @@ class HITLOrchestrator:
         self._workflows[label] = wf
         return label
 
-    def approval(self, key: str, reason: str | None = None) -> ApprovalOp[object]:
-        """An approval op whose check reads `key` from this orchestrator's store."""
-        return approval_step(key, approval_check(self.approvals, key), pending_reason=reason)
+    @overload
+    def approval(self, key: str, reason: str | None = None) -> ApprovalOp[object]: ...
+
+    @overload
+    def approval(
+        self, key: str, reason: str | None = None, *, value_type: type[T]
+    ) -> ApprovalOp[T]: ...
+
+    def approval(
+        self, key: str, reason: str | None = None, *, value_type: type[Any] | None = None
+    ) -> ApprovalOp[Any]:
+        """An approval op whose check reads `key` from this orchestrator's store.
+
+        With `value_type`, the step's value is typed (`ApprovalOp[T]`) and checked when
+        the check answers: a granted value that is not a `value_type` fails the step
+        (`UnexpectedError`). A decision the orchestrator writes into a resumed run's
+        state reaches the step without its check, so it is not checked there: validate
+        values where they come in (`approval_handler`, your `grant` caller).
+        """
+        check = approval_check(self.approvals, key)
+        if value_type is None:
+            return approval_step(key, check, pending_reason=reason)
+        return approval_step(key, check, pending_reason=reason, value_type=value_type)
 
     # -- running ---------------------------------------------------------------------------
     @overload
     async def execute(
-        self, wf: Workflow[Any, T, E], /, *args: object, run_id: str | None = None
+        self, wf: _TypedWorkflow[*Ts, T, E], /, *args: *Ts, run_id: str | None = None
     ) -> Completed[T] | Paused | Failed[E]: ...
 
     @overload
@@ -285,8 +320,8 @@ class HITLOrchestrator:
     ) -> Completed[T] | Paused | Failed[E | UnexpectedError]: ...
 
     async def execute(
-        self, wf: Runnable, /, *args: object, run_id: str | None = None
-    ) -> Outcome[object, object]:
+        self, wf: object, /, *args: object, run_id: str | None = None
+    ) -> Outcome[Any, Any]:
         """Run `wf(*args)` as run `run_id` (default: a new uuid); pause it on approvals.
 
         Raises `SerializationError` before anything runs when the state store could not
@@ -295,30 +330,56 @@ class HITLOrchestrator:
         `resume(run_id)` instead), and `RunBusyError` when another process is running or
         resuming run `run_id` right now.
         """
+        if not callable(wf):
+            raise TypeError(f"execute needs a workflow or a body, not {type(wf).__name__}")
         if isinstance(self.states, ChecksArguments):
             self.states.check_args(tuple(args))
-        name = self.register(wf)
+        runnable = cast("Runnable", wf)
+        name = self.register(runnable)
         run_id = run_id or str(uuid.uuid4())
         async with self._exclusive(run_id):
             async with self._lease(run_id) as lease:
                 if await self.states.load(run_id) is not None:
                     raise ValueError(f"run {run_id!r} is paused already; use resume({run_id!r})")
-                outcome = await self._drive(lease, name, wf, tuple(args), run_id, {})
+                outcome = await self._drive(lease, name, runnable, tuple(args), run_id, {})
             return await self._recheck(run_id, outcome)
 
-    async def resume(self, run_id: str) -> Outcome[object, object]:
+    @overload
+    async def resume(self, run_id: str) -> Outcome[object, object]: ...
+
+    @overload
+    async def resume(
+        self, run_id: str, workflow: _TypedWorkflow[*tuple[Any, ...], T, E]
+    ) -> Outcome[T, E | ApprovalMismatch]: ...
+
+    @overload
+    async def resume(
+        self, run_id: str, workflow: Callable[Concatenate[Step[E], ...], Awaitable[T]]
+    ) -> Outcome[T, E | UnexpectedError | ApprovalMismatch]: ...
+
+    async def resume(self, run_id: str, workflow: object = None) -> Outcome[Any, Any]:
         """Resume the paused run `run_id` with the decisions made so far.
 
-        Raises `UnknownRunError` when no such run is paused, `UnknownWorkflowError`
-        when its workflow is not registered, `CorruptEntryError` / `StateMigrationError`
-        when its snapshot cannot be read, and `RunBusyError` when another process is
-        running or resuming it right now (that process resumes it again if a decision
-        arrives meanwhile).
+        With `workflow` (registered by this call), the outcome is typed by it, and a run
+        of another workflow raises `UnknownWorkflowError`. Raises `UnknownRunError` when
+        no such run is paused, `UnknownWorkflowError` when its workflow is not
+        registered, `CorruptEntryError` / `StateMigrationError` when its snapshot cannot
+        be read, and `RunBusyError` when another process is running or resuming it right
+        now (that process resumes it again if a decision arrives meanwhile).
         """
+        only = self._register_typed(workflow)
         async with self._exclusive(run_id):
-            outcome = await self._resume_claimed(run_id)
+            outcome = await self._resume_claimed(run_id, only=only)
             assert outcome is not None
             return await self._recheck(run_id, outcome)
+
+    def _register_typed(self, workflow: object) -> str | None:
+        """Register a `workflow=` argument; its name (None when not given)."""
+        if workflow is None:
+            return None
+        if not callable(workflow):
+            raise TypeError(f"workflow must be a workflow or a body, not {workflow!r}")
+        return self.register(cast("Runnable", workflow))
 
     async def paused_runs(self, key: str | None = None) -> list[str]:
         """Ids of the paused runs (only those waiting on approval `key`, when given).
@@ -340,18 +401,22 @@ class HITLOrchestrator:
                 waiting.append(run_id)
         return waiting
 
-    async def resume_waiting(self, key: str) -> ResumedRuns[object, object]:
+    async def resume_waiting(
+        self, key: str, workflow: object = None
+    ) -> ResumedRuns[object, object]:
         """Resume every paused run waiting on approval `key`; return their outcomes.
 
         Runs that cannot be resumed are skipped: logged, listed in `.skipped` of the
         result, and left stored. Runs held by another process are left to it (its
-        holder looks for new decisions when it lets the run go).
+        holder looks for new decisions when it lets the run go). With `workflow`, only
+        the runs of that workflow are resumed; the others stay paused.
         """
+        only = self._register_typed(workflow)
         resumed: ResumedRuns[object, object] = ResumedRuns()
         for run_id in await self._candidates(key):
             try:
                 async with self._exclusive(run_id):
-                    outcome = await self._resume_claimed(run_id, waiting_on=key)
+                    outcome = await self._resume_claimed(run_id, waiting_on=key, only=only)
                     if outcome is None:
                         continue  # it no longer waits on `key`
                     resumed.append(await self._recheck(run_id, outcome))
@@ -376,31 +441,124 @@ class HITLOrchestrator:
         return await self.states.list_runs()
 
     # -- decisions -------------------------------------------------------------------------
+    @overload
     async def grant(
         self, key: str, value: object, actor: str | None = None, resume: bool = True
-    ) -> ResumedRuns[object, object]:
+    ) -> ResumedRuns[object, object]: ...
+
+    @overload
+    async def grant(
+        self,
+        key: str,
+        value: object,
+        actor: str | None = None,
+        resume: bool = True,
+        *,
+        workflow: _TypedWorkflow[*tuple[Any, ...], T, E],
+    ) -> ResumedRuns[T, E | ApprovalMismatch]: ...
+
+    @overload
+    async def grant(
+        self,
+        key: str,
+        value: object,
+        actor: str | None = None,
+        resume: bool = True,
+        *,
+        workflow: Callable[Concatenate[Step[E], ...], Awaitable[T]],
+    ) -> ResumedRuns[T, E | UnexpectedError | ApprovalMismatch]: ...
+
+    async def grant(
+        self,
+        key: str,
+        value: object,
+        actor: str | None = None,
+        resume: bool = True,
+        *,
+        workflow: object = None,
+    ) -> ResumedRuns[Any, Any]:
         """Approve `key` with `value`; with `resume`, resume the runs waiting on it.
 
         Returns the outcomes of the resumed runs (`.skipped`: the waiting runs that could
-        not be resumed, see `resume_waiting`). Raises `ApprovalDecisionError` when the
-        store refuses (unknown or decided key).
+        not be resumed, see `resume_waiting`). With `workflow`, only its runs are resumed
+        and the outcomes are typed by it; runs of other workflows waiting on `key` stay
+        paused (`resume_waiting(key)` resumes them). Raises `ApprovalDecisionError` when
+        the store refuses (unknown or decided key).
         """
         decided = await self.approvals.grant(key, value, actor)
-        return await self._after_decision(key, decided, resume)
+        return await self._after_decision(key, decided, resume, workflow)
 
+    @overload
     async def reject(
         self, key: str, reason: str, actor: str | None = None, resume: bool = True
-    ) -> ResumedRuns[object, object]:
+    ) -> ResumedRuns[object, object]: ...
+
+    @overload
+    async def reject(
+        self,
+        key: str,
+        reason: str,
+        actor: str | None = None,
+        resume: bool = True,
+        *,
+        workflow: _TypedWorkflow[*tuple[Any, ...], T, E],
+    ) -> ResumedRuns[T, E | ApprovalMismatch]: ...
+
+    @overload
+    async def reject(
+        self,
+        key: str,
+        reason: str,
+        actor: str | None = None,
+        resume: bool = True,
+        *,
+        workflow: Callable[Concatenate[Step[E], ...], Awaitable[T]],
+    ) -> ResumedRuns[T, E | UnexpectedError | ApprovalMismatch]: ...
+
+    async def reject(
+        self,
+        key: str,
+        reason: str,
+        actor: str | None = None,
+        resume: bool = True,
+        *,
+        workflow: object = None,
+    ) -> ResumedRuns[Any, Any]:
         """Reject `key`; the resumed runs end with `ApprovalRejected` (see `grant`)."""
         decided = await self.approvals.reject(key, reason, actor)
-        return await self._after_decision(key, decided, resume)
+        return await self._after_decision(key, decided, resume, workflow)
 
+    @overload
     async def cancel(
         self, key: str, actor: str | None = None, resume: bool = True
-    ) -> ResumedRuns[object, object]:
+    ) -> ResumedRuns[object, object]: ...
+
+    @overload
+    async def cancel(
+        self,
+        key: str,
+        actor: str | None = None,
+        resume: bool = True,
+        *,
+        workflow: _TypedWorkflow[*tuple[Any, ...], T, E],
+    ) -> ResumedRuns[T, E | ApprovalMismatch]: ...
+
+    @overload
+    async def cancel(
+        self,
+        key: str,
+        actor: str | None = None,
+        resume: bool = True,
+        *,
+        workflow: Callable[Concatenate[Step[E], ...], Awaitable[T]],
+    ) -> ResumedRuns[T, E | UnexpectedError | ApprovalMismatch]: ...
+
+    async def cancel(
+        self, key: str, actor: str | None = None, resume: bool = True, *, workflow: object = None
+    ) -> ResumedRuns[Any, Any]:
         """Withdraw `key` (a rejection with reason "cancelled"); see `grant`."""
         decided = await self.approvals.cancel(key, actor)
-        return await self._after_decision(key, decided, resume)
+        return await self._after_decision(key, decided, resume, workflow)
 
     async def poll(
         self, key: str, interval: float = 1.0, timeout: float | None = None
@@ -431,21 +589,23 @@ class HITLOrchestrator:
 
     # -- internals -------------------------------------------------------------------------
     async def _after_decision(
-        self, key: str, decided: ApprovalDecision, resume: bool
+        self, key: str, decided: ApprovalDecision, resume: bool, workflow: object
     ) -> ResumedRuns[object, object]:
         if isinstance(decided, Err):
             raise ApprovalDecisionError(key, decided.error)
-        return await self.resume_waiting(key) if resume else ResumedRuns()
+        return await self.resume_waiting(key, workflow) if resume else ResumedRuns()
 
     def _lease(self, run_id: str) -> Lease:
         return Lease(self.claims, run_id, self.owner, self.claim_ttl, self.clock)
 
     async def _resume_claimed(
-        self, run_id: str, waiting_on: str | None = None
+        self, run_id: str, waiting_on: str | None = None, only: str | None = None
     ) -> Outcome[object, object] | None:
         """Claim `run_id`, then resume it from its snapshot (read after claiming).
 
-        With `waiting_on`, a run that no longer waits on that key is left as it is (None).
+        With `waiting_on`, a run that no longer waits on that key, or (with `only`) is
+        not a run of workflow `only`, is left as it is (None). Without `waiting_on`, a
+        run of another workflow than `only` raises `UnknownWorkflowError`.
         """
         async with self._lease(run_id) as lease:
             snapshot = await self.states.load(run_id)
@@ -453,6 +613,12 @@ class HITLOrchestrator:
                 raise UnknownRunError(f"no paused run {run_id!r}")
             if waiting_on is not None and waiting_on not in snapshot.pending:
                 return None
+            if only is not None and snapshot.workflow != only:
+                if waiting_on is not None:
+                    return None
+                raise UnknownWorkflowError(
+                    f"run {run_id!r} is a run of workflow {snapshot.workflow!r}, not {only!r}"
+                )
             wf = self._workflows.get(snapshot.workflow)
             if wf is None:
                 raise UnknownWorkflowError(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from resultflow import Err, Ok, Step
+from resultflow import Err, Ok, Step, workflow
 from resultflow.errors import ApprovalRejected, PendingApproval, TaggedError
-from resultflow.hitl import HITLOrchestrator, MemoryApprovalStore, approval_step
+from resultflow.hitl import Completed, HITLOrchestrator, MemoryApprovalStore, approval_step
 from resultflow.saga import SagaStep, run_saga, saga_workflow
 
 
@@ -57,3 +57,27 @@ async def approvals(step: Step[PendingApproval | ApprovalRejected]) -> None:
         return n
 
     await orch.execute(needs_int, "three")  # expect-error
+
+
+async def typed_orchestrator(step: Step[PendingApproval | ApprovalRejected]) -> None:
+    orch = HITLOrchestrator(MemoryApprovalStore())
+
+    @workflow
+    async def checkout(step: Step[PendingApproval], sku: str, qty: int) -> int:
+        return qty
+
+    await orch.execute(checkout, 1, 2)  # expect-error
+    await orch.execute(checkout, "sku")  # expect-error
+    await orch.execute(checkout, "sku", 1, 2)  # expect-error
+    await orch.execute(checkout, "sku", 1, run_id=5)  # expect-error
+    amount: str = await step(orch.approval("k", value_type=int), key="k")  # expect-error
+    orch.approval("k", value_type="int")  # expect-error
+    resumed = await orch.resume("r", checkout)
+    if isinstance(resumed, Completed):
+        text: str = resumed.result  # expect-error
+        print(text)
+    granted = await orch.grant("k", 1, workflow=checkout)
+    for outcome in granted:
+        if isinstance(outcome, Completed):
+            label: str = outcome.result  # expect-error
+            print(label)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, assert_type
+from typing import ClassVar, TypeAlias, assert_type
 
 from resultflow import Err, Ok, Step, UnexpectedError, workflow
 from resultflow.errors import ApprovalRejected, PendingApproval, SagaCompensationFailed, TaggedError
 from resultflow.hitl import (
     ApprovalDecision,
+    ApprovalMismatch,
+    ApprovalOp,
     ApprovalStatus,
     Approved,
     Completed,
@@ -15,8 +17,10 @@ from resultflow.hitl import (
     HandlerResponse,
     HITLOrchestrator,
     MemoryApprovalStore,
+    Outcome,
     Paused,
     Pending,
+    ResumedRuns,
     approval_handler,
     approval_step,
 )
@@ -124,3 +128,64 @@ async def approvals() -> None:
     handle = approval_handler(store, lambda request: "ann")
     response = await handle({"key": "k", "action": "approve"})
     assert_type(response, HandlerResponse)
+
+
+Errs: TypeAlias = PendingApproval | ApprovalRejected | UnexpectedError | ApprovalMismatch
+
+
+async def approved_int() -> Approved[int]:
+    return Approved(3)
+
+
+def pending_or_str() -> Pending | Approved[str]:
+    return Pending()
+
+
+async def typed_approvals() -> None:
+    orch = HITLOrchestrator(MemoryApprovalStore())
+    # value types: from value_type=, or inferred from what the check returns
+    assert_type(orch.approval("k"), ApprovalOp[object])
+    assert_type(orch.approval("k", value_type=int), ApprovalOp[int])
+    assert_type(orch.approval("k", "why", value_type=str), ApprovalOp[str])
+    assert_type(approval_step("k", approved_int), ApprovalOp[int])
+    assert_type(approval_step("k", pending_or_str), ApprovalOp[str])
+    assert_type(approval_step("k", lambda: Approved(2.5)), ApprovalOp[float])
+    assert_type(approval_step("k", manager_check, value_type=bool), ApprovalOp[bool])
+
+    @workflow
+    async def refund(step: Step[PendingApproval | ApprovalRejected], order: str, n: int) -> int:
+        amount = await step(orch.approval(f"refund:{order}", value_type=int), key=order)
+        assert_type(amount, int)
+        return amount * n
+
+    # execute checks the arguments against the workflow's parameters
+    first = await orch.execute(refund, "o-1", 2)
+    assert_type(
+        first,
+        Completed[int] | Paused | Failed[PendingApproval | ApprovalRejected | UnexpectedError],
+    )
+    await orch.execute(refund, "o-2", 3, run_id="r-2")
+
+    # resume and decisions typed by the workflow they resume
+    resumed = await orch.resume("r-2", refund)
+    assert_type(resumed, Outcome[int, Errs])
+    granted = await orch.grant("refund:o-2", 10, actor="ann", workflow=refund)
+    assert_type(granted, ResumedRuns[int, Errs])
+    for outcome in granted:
+        if isinstance(outcome, Completed):
+            assert_type(outcome.result, int)
+    rejected = await orch.reject("refund:o-1", "no", workflow=refund)
+    assert_type(rejected, ResumedRuns[int, Errs])
+    cancelled = await orch.cancel("refund:o-1", workflow=refund)
+    assert_type(cancelled, ResumedRuns[int, Errs])
+    untyped = await orch.grant("k", 1)
+    assert_type(untyped, ResumedRuns[object, object])
+    assert_type(await orch.resume("r-2"), Outcome[object, object])
+
+    async def body(step: Step[PendingApproval], label: str) -> str:
+        return label
+
+    assert_type(
+        await orch.resume("r-3", body),
+        Outcome[str, PendingApproval | UnexpectedError | ApprovalMismatch],
+    )
