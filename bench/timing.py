@@ -27,7 +27,7 @@ class Figure:
 
     @property
     def ratio(self) -> float:
-        """ours / peer (below 1 means we are faster or lower)."""
+        """`ours / peer` (below 1 means we are faster or lower)."""
         return self.ours / self.peer if self.peer else float("inf")
 
     def as_dict(self) -> dict[str, object]:

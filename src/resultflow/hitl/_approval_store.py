@@ -68,9 +68,11 @@ _MAX_CONFLICTS = 50
 
 @dataclass(frozen=True, slots=True)
 class ApprovalRecord:
-    """One approval: its `status` (`Pending(reason)`, `Approved(value)` or
-    `Rejected(reason)`), who decided (`actor`) and when (`created_at`, `decided_at`,
-    `expires_at`: epoch seconds), plus the `meta` given to `create_pending`.
+    """One approval: its status, who decided it and when.
+
+    `status` is `Pending(reason)`, `Approved(value)` or `Rejected(reason)`; `actor` is who
+    decided; `created_at`, `decided_at` and `expires_at` are epoch seconds; `meta` is
+    what was given to `create_pending`.
 
     `value` and `reason` read the status: the granted value (None unless approved) and
     the pending or rejection reason; `state` names the status ("pending", ...).
@@ -181,8 +183,11 @@ def approval_check(
 # -- the shared decision logic -----------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class _Stored(Generic[_Version]):
-    """A record as read from a store (None: no record), with the `version` it was read
-    at: what the store compares when it is replaced (the document text, or the object)."""
+    """A record as read from a store (None: no record), with the `version` it was read at.
+
+    The version is what the store compares when the record is replaced (the document
+    text, or the object).
+    """
 
     record: ApprovalRecord | None
     version: _Version

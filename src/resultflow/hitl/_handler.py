@@ -217,7 +217,7 @@ def _record_body(record: ApprovalRecord) -> dict[str, object]:
 
 
 def _is_unicode(text: str) -> bool:
-    """False for strings no store or JSON response can hold (lone surrogates from `\\ud800`)."""
+    r"""False for strings no store or JSON response can hold (lone surrogates from `\ud800`)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

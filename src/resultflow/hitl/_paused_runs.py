@@ -58,8 +58,12 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class RunSnapshot:
-    """A paused run: `workflow` (its registered name), `args`, the resume `state` of its
-    finished steps, the `pending` approval keys, and when it was saved (`updated_at`)."""
+    """A paused run, as saved to resume it.
+
+    `workflow` is its registered name; `args` its arguments; `state` the resume state of
+    its finished steps; `pending` the approval keys it waits on; `updated_at` when it was
+    saved.
+    """
 
     run_id: str
     workflow: str

@@ -75,8 +75,11 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class LoadedState:
-    """What `loads_state` read: the resume `state`, the document `meta` and the state's
-    schema `version` (1 unless another was given to `dumps_state`)."""
+    """What `loads_state` read: the resume state, the document's meta and its version.
+
+    `version` is the state's schema version (1 unless another was given to
+    `dumps_state`).
+    """
 
     state: dict[str, CacheEntry]
     meta: dict[str, object] | None

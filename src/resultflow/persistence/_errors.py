@@ -46,8 +46,11 @@ class SerializationError(ResultflowError):
 
 
 class StateFormatError(TaggedError):
-    """Stored data could not be read: what is wrong (`message`), where (`path`), and the
-    format `version` the data claimed (None when it could not be read that far)."""
+    """Stored data could not be read.
+
+    `message` says what is wrong, `path` where, and `version` the format version the data
+    claimed (None when it could not be read that far).
+    """
 
     message: str
     path: str | None = None
@@ -55,8 +58,10 @@ class StateFormatError(TaggedError):
 
 
 class StateDecodeError(ResultflowError, ValueError):
-    """Raised by the decoding functions that return a plain value; `.error` holds the
-    `StateFormatError` that describes the problem."""
+    """Raised by the decoding functions that return a plain value.
+
+    `.error` holds the `StateFormatError` that describes the problem.
+    """
 
     def __init__(self, error: StateFormatError) -> None:
         super().__init__(error.message)

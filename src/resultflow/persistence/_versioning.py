@@ -175,8 +175,10 @@ def transform_values(transforms: Mapping[str, Callable[[object], object]]) -> Mi
 
 
 def compose_migrations(migrations: Sequence[Migration]) -> Migration:
-    """A migration that applies `migrations` in order (for one version step doing several
-    things)."""
+    """A migration that applies `migrations` in order.
+
+    For one version step that does several things.
+    """
     chain = tuple(migrations)
 
     def migrate(state: ResumeState) -> ResumeState:

@@ -361,8 +361,11 @@ class CircuitBreaker:
 
 
 def _stats_at(record: BreakerRecord, config: BreakerConfig, now: float) -> BreakerStats:
-    """Turn a stored record into `BreakerStats` as of `now` (OPEN past its timeout is
-    reported as HALF_OPEN; failures older than the window are not counted)."""
+    """Turn a stored record into `BreakerStats` as of `now`.
+
+    OPEN past its timeout is reported as HALF_OPEN; failures older than the window are
+    not counted.
+    """
     state = record.state
     half_open_successes = record.half_open_successes
     retry_after = 0.0

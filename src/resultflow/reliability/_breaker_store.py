@@ -371,8 +371,11 @@ class MemoryCircuit:
     def _open_if_tripped(
         self, config: BreakerConfig, now: float, generation: int
     ) -> tuple[Transition, ...]:
-        """Open a CLOSED circuit whose failures reached the threshold, if the failing
-        call was admitted in the current generation (else it is stale: count only)."""
+        """Open a CLOSED circuit whose failures reached the threshold.
+
+        Only if the failing call was admitted in the current generation (else it is
+        stale: it is counted only).
+        """
         if (
             self.state is _CLOSED
             and generation == self.generation

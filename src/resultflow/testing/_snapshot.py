@@ -1,11 +1,11 @@
-"""Snapshots of a run: its executed steps and its result as JSON-safe data, and their diff.
+r"""Snapshots of a run: its executed steps and its result as JSON-safe data, and their diff.
 
 ```python
 first = snapshot(harness.invocations(), result)
 Path("checkout.snap.json").write_text(first.to_json())
 ...
 diff = compare_snapshots(Snapshot.from_json(stored_text), snapshot(harness.invocations(), result))
-assert diff.equal, "\\n".join(diff.differences)
+assert diff.equal, "\n".join(diff.differences)
 ```
 
 A snapshot holds, for each invocation, its `name`, `key`, `scripted` flag and result,
