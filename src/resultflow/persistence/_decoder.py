@@ -168,8 +168,10 @@ class Decoder:
         return Err(error, cause=cause)
 
     def hashable(self, values: list[object], what: str, segment: Callable[[int], str]) -> None:
-        """Refuse items that cannot go in a set or be dict keys, or that would flood one
-        hash bucket (checked before the set or dict is built, in linear time)."""
+        """Refuse items that cannot go in a set or be dict keys, or would flood one bucket.
+
+        Checked before the set or dict is built, in linear time.
+        """
         for index, item in enumerate(values):
             try:
                 hash(item)

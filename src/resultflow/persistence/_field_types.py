@@ -39,8 +39,11 @@ __all__ = ["Mismatch", "field_mismatch", "field_types"]
 
 @dataclass(slots=True)
 class Mismatch:
-    """A value that does not fit its annotation: what was `expected`, what was `found`,
-    and where inside the field (`segments`, innermost first, as the codec's paths)."""
+    """A value that does not fit its annotation.
+
+    What was `expected`, what was `found`, and where inside the field (`segments`,
+    innermost first, as the codec's paths).
+    """
 
     expected: str
     found: str

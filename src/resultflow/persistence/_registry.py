@@ -195,8 +195,10 @@ def registration_for_tag(tag: str) -> Registration | None:
 
 
 def error_allowed(cls: type[TaggedError]) -> bool:
-    """Whether `cls` may be built under the "registered" class policy: resultflow's own
-    errors always are, others once given to `register_codec`."""
+    """Whether `cls` may be built under the "registered" class policy.
+
+    resultflow's own errors always are; others once given to `register_codec`.
+    """
     module = cls.__module__
     return module == "resultflow" or module.startswith("resultflow.") or cls in _ALLOWED_ERRORS
 
