@@ -1,5 +1,7 @@
-"""`DurableStep`: the step a durable workflow body gets — every `Step` variant, plus
-durable timers, signals, external tasks, child executions, events, time and ids.
+"""`DurableStep`: the step a durable workflow body gets.
+
+Every `Step` variant, plus durable timers, signals, external tasks, child executions,
+events, time and ids.
 
 Each primitive is one checkpointed operation at the next position of the execution.
 What the primitive does when it runs live (schedule a timer, take a buffered signal,
