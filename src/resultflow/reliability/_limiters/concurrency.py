@@ -190,8 +190,11 @@ class ConcurrencyLimiter:
     async def map_result(
         self, fns: Iterable[Callable[[], Awaitable[Result[T, E]]]]
     ) -> list[Result[T, E | RateLimited | UnexpectedError]]:
-        """Like `map` for Result-returning calls, through `call_result`: a refusal or an
-        exception becomes that item's Err and the rest of the batch still runs."""
+        """Like `map` for Result-returning calls, through `call_result`.
+
+        A refusal or an exception becomes that item's Err and the rest of the batch still
+        runs.
+        """
         return await self._run_batch(list(fns), self.call_result)
 
     # -- inspecting -----------------------------------------------------------------------
