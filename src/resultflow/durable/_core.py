@@ -110,6 +110,13 @@ class EngineCore:
 
         return register
 
+    def register(self, workflow: DurableWorkflow[Any, Any, *tuple[Any, ...]]) -> None:
+        """Let this engine's workers run `workflow` (for one defined on another engine).
+
+        Raises `ValueError` when another body is registered under its name and version.
+        """
+        self._register(workflow)
+
     def _register(self, workflow: DurableWorkflow[Any, Any, *tuple[Any, ...]]) -> None:
         key = (workflow.name, workflow.version)
         if key in self._workflows and self._workflows[key].body is not workflow.body:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Self
 
 from resultflow.durable._replay import ExecutionReplay
 from resultflow.durable._store import ExecutionRecord
-from resultflow.durable._types import Status
+from resultflow.durable._types import Status, WorkflowInfo
 
 if TYPE_CHECKING:
     from resultflow.durable._core import EngineCore
@@ -107,13 +107,14 @@ class Worker:
 
     async def _serve(self) -> None:
         store = await self.engine.open()
-        workflows = self.engine.registered
-        if not workflows:
-            raise RuntimeError("the engine has no workflows registered: nothing to run")
-        await store.register_workflows(workflows, self.engine.clock.now())
+        known: list[WorkflowInfo] = []
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             while not self._stopping.is_set():
+                workflows = self.engine.registered
+                if workflows != known:  # registered since the last look (tests do this)
+                    await store.register_workflows(workflows, self.engine.clock.now())
+                    known = workflows
                 free = self.concurrency - len(self._running)
                 claimed: list[ExecutionRecord] = []
                 if free > 0:

@@ -7,10 +7,13 @@
 - `TestClock`: virtual time, so retries, timeouts, sleeps, breakers and limiters run
   instantly.
 - `snapshot` / `compare_snapshots`: a run's steps and result as JSON, and their diff.
-- A pytest plugin (loaded automatically) with the `rf_clock` and `rf_harness` fixtures.
+- `DurableTestEnv` / `durable_test_env`: a durable engine in memory with a worker.
+- A pytest plugin (loaded automatically) with the `rf_clock`, `rf_harness` and
+  `rf_engine` fixtures.
 """
 
 from resultflow.testing._clock import TestClock
+from resultflow.testing._durable_env import DurableTestEnv, durable_test_env
 from resultflow.testing._harness import ScriptExhausted, WorkflowHarness
 from resultflow.testing._invocation import AssertionReport, Invocation
 from resultflow.testing._mock import AsyncMockFn, Call, MockFn, UnconfiguredMock, mock_fn
@@ -29,6 +32,7 @@ __all__ = [
     "AssertionReport",
     "AsyncMockFn",
     "Call",
+    "DurableTestEnv",
     "Invocation",
     "MockFn",
     "Outcome",
@@ -41,6 +45,7 @@ __all__ = [
     "WorkflowHarness",
     "compare_snapshots",
     "delay_outcome",
+    "durable_test_env",
     "err_outcome",
     "mock_fn",
     "ok_outcome",
