@@ -1,4 +1,4 @@
-"""The `resultflow` command line: `resultflow demo`, `resultflow version`."""
+"""The `resultflow` command line: `demo`, `worker`, `db upgrade`, `version`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from resultflow._version import __version__
+from resultflow.cli._durable import add_durable_commands, run_db_upgrade, run_worker
 
 __all__ = ["main"]
 
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the sample order workflow on SQLite")
     demo.add_argument("--db", type=Path, default=None, help="SQLite file (default: a temp file)")
     commands.add_parser("version", help="print the version")
+    add_durable_commands(commands)
     return parser
 
 
@@ -33,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from resultflow.cli._demo import run_demo
 
         return asyncio.run(run_demo(args.db))
+    if args.command == "worker":
+        return run_worker(args)
+    if args.command == "db":
+        return run_db_upgrade(args)
     return 2  # pragma: no cover - argparse rejects unknown commands first
 
 

@@ -67,6 +67,15 @@ class EngineCore:
         self._opening: asyncio.Lock | None = None
         self._work = asyncio.Event()
 
+    def set_url(self, url: str | None) -> None:
+        """Point the engine at another store before it opens (`resultflow worker --db`)."""
+        from resultflow.durable._store import parse_store_url
+
+        if self._store is not None:
+            raise RuntimeError("the engine is open: set its URL before first use")
+        self.store_url = parse_store_url(url)
+        self.url = url
+
     # -- registry -----------------------------------------------------------------------
     def workflow(
         self, name: str | None = None, version: str = "1"
