@@ -100,7 +100,7 @@ def run_worker(args: argparse.Namespace) -> int:
         print(f"resultflow worker: {exc}", file=sys.stderr)
         return exc.code if isinstance(exc, CommandError) else 2
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
     )
 
     async def serve() -> None:

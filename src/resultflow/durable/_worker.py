@@ -196,6 +196,8 @@ class Worker:
                 )
                 continue
             for execution_id, (task, replay) in list(self._running.items()):
+                if task.done():
+                    continue  # it closed or released the execution itself
                 if execution_id not in held:
                     log.warning("execution %s: lease lost; stopping it here", execution_id)
                     task.cancel()
