@@ -8,7 +8,7 @@ failing (`DurableStoreError`) or a programming mistake (`ValueError`, `TypeError
 
 from __future__ import annotations
 
-from resultflow.errors import TaggedError
+from resultflow.errors import StoreError, TaggedError
 
 __all__ = [
     "ChildFailed",
@@ -34,17 +34,17 @@ __all__ = [
 ]
 
 
-class DurableStoreError(Exception):
+class DurableStoreError(StoreError):
     """The durable store failed: unreachable, misconfigured, or its schema is too new.
 
     `backend` names the dialect (`"sqlite"` or `"postgres"`). Raised, not returned:
     callers cannot do anything useful with it step by step, and it must not be mistaken
-    for an execution's outcome.
+    for an execution's outcome. A `StoreError`, so `except StoreError` catches a durable
+    store that is down like any other store.
     """
 
     def __init__(self, message: str, *, backend: str) -> None:
-        super().__init__(message)
-        self.backend = backend
+        super().__init__(backend, message)
 
 
 class ExecutionExists(TaggedError):
