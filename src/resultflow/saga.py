@@ -53,7 +53,7 @@ from typing import (
 from typing_extensions import ParamSpec, TypeVarTuple, Unpack
 
 from resultflow._runtime.options import StepOptions, StepOptionsWithoutRetry
-from resultflow._runtime.pipeline import AnyResult, RunState
+from resultflow._runtime.pipeline import AnyResult, RunState, StepInfo
 from resultflow._runtime.runner import RunOptions, Workflow, execute_run
 from resultflow._runtime.short_circuit import find_exit
 from resultflow._runtime.step import Step
@@ -335,7 +335,17 @@ class SagaStep(Step[E_contra]):
                 return cast("Err[object]", outcome)
             return Ok(None)
 
-        result: AnyResult = await retry_call(attempt, undo.retry, clock=ctx.clock, name=undo.name)
+        def proceed() -> Awaitable[AnyResult]:
+            return retry_call(attempt, undo.retry, clock=ctx.clock, name=undo.name)
+
+        interceptor = self._run.interceptor
+        if interceptor is None:
+            result: AnyResult = await proceed()
+        else:
+            # The durable engine records each compensation like a step (it stands in at
+            # the interceptor), so a crash in the middle of a rollback repeats no undo.
+            info = StepInfo(comp_id or "", f"compensate:{undo.name}", None)
+            result = await interceptor(info, attempt, proceed)
         if listening:
             duration = ctx.clock.monotonic() - started
             fields = {

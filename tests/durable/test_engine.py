@@ -408,3 +408,40 @@ async def test_start_delay_follows_the_engine_clock(engine: Engine, clock: TestC
         assert counter.calls == {}
         clock.advance(30)
         assert await handle.result(timeout=15) == Ok("r-o-5:5")
+
+
+async def test_a_durable_saga_compensates_once_on_failure_and_on_cancel(engine: Engine) -> None:
+    from resultflow.saga import SagaStep
+
+    undone: list[str] = []
+
+    @engine.saga_workflow(name="trip")
+    async def trip(saga: SagaStep[OutOfStock], fail: bool) -> str:
+        async def book() -> Ok[str]:
+            return Ok("hotel-1")
+
+        async def unbook(booking: str) -> Ok[None]:
+            undone.append(booking)
+            return Ok(None)
+
+        async def pay() -> Ok[int] | Err[OutOfStock]:
+            return Err(OutOfStock("seat")) if fail else Ok(1)
+
+        booking = await saga.step(book, name="book", compensate=unbook)
+        await saga.step(pay, name="pay")
+        await DurableStep(saga._run).wait_for_signal("go")  # pyright: ignore[reportPrivateUsage]
+        return booking
+
+    client = engine.client
+    async with engine.worker(poll_interval=0.05):
+        failed = (await client.start(trip, True, execution_id="trip-fail")).unwrap()  # type: ignore[arg-type]
+        assert await failed.result(timeout=15) == Err(OutOfStock("seat"))
+        assert undone == ["hotel-1"]
+        history = [e.type for e in (await client.history("trip-fail")).unwrap()]
+        assert history.count("StepSucceeded") >= 2  # book and its compensation were checkpointed
+
+        (await client.start(trip, False, execution_id="trip-cancel")).unwrap()  # type: ignore[arg-type]
+        await wait_status(client, "trip-cancel", Status.WAITING)
+        assert await client.cancel("trip-cancel", "changed plans") == Ok(None)
+        await wait_status(client, "trip-cancel", Status.CANCELLED)
+    assert undone == ["hotel-1", "hotel-1"]
