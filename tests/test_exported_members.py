@@ -262,6 +262,7 @@ EXPECTED: dict[str, set[str]] = {
         "ClassPolicy",
         "Codec",
         "codec_limits",
+        "CodecLimitError",
         "CodecLimits",
         "compose_migrations",
         "CorruptEntryError",

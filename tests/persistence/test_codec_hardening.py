@@ -25,6 +25,7 @@ from resultflow.cache import CacheEntry
 from resultflow.errors import StepTimeout, TaggedError, WorkflowTimeout
 from resultflow.hitl import KVStateStore, RunSnapshot
 from resultflow.persistence import (
+    CodecLimitError,
     CodecLimits,
     ExceptionInfo,
     MemoryKV,
@@ -111,6 +112,23 @@ def test_colliding_tuples_and_nested_collisions_are_caught_where_they_are() -> N
     keys = [{"$type": "tuple", "items": [number, "k"]} for number in colliding_ints(40)]
     error = state_error(document([1, {"$type": "frozenset", "items": keys}]))
     assert error.path == 'state["a"].value[1][32]'
+
+
+def test_data_refused_by_a_limit_is_a_codec_limit_error() -> None:
+    flood = state_error(document({"$type": "set", "items": colliding_ints(40)}))
+    assert isinstance(flood, CodecLimitError)
+    assert flood.limit == "max_hash_collisions"
+    deep = state_error(document(nested_lists(101)))
+    assert isinstance(deep, CodecLimitError)
+    assert deep.limit == "max_depth"
+    big = state_error(document("x" * 300), CodecLimits(max_document_size=100))
+    assert isinstance(big, CodecLimitError)
+    assert big.limit == "max_document_size"
+    damaged = state_error(document({"$type": "set", "items": [[1]]}))
+    assert type(damaged) is StateFormatError
+    # It is a StateFormatError, and a stored value like any TaggedError.
+    assert isinstance(flood, StateFormatError)
+    assert decode_value(encode_value(flood)) == flood
 
 
 def test_the_collision_limit_is_configurable() -> None:
@@ -355,6 +373,24 @@ def test_errors_raised_by_user_code_while_decoding_are_format_errors() -> None:
             decode_value({"$type": "custom", "tag": "test-unhashable", "value": 1})
     finally:
         unregister_codec(Unhashable)
+
+
+def test_a_dataclass_with_an_unstored_init_argument_is_refused_when_written() -> None:
+    @dataclass
+    class Scaled:
+        value: int
+        factor: dataclasses.InitVar[int]
+
+        def __post_init__(self, factor: int) -> None:
+            self.value *= factor
+
+    register_codec(Scaled, tag="test-scaled")
+    try:
+        with pytest.raises(SerializationError, match=r"__init__ needs factor.*InitVar") as info:
+            encode_value({"k": Scaled(2, 3)})
+        assert info.value.path == 'value["k"]'
+    finally:
+        unregister_codec(Scaled)
 
 
 # -- item 8: fields are checked against their annotations --------------------------------------

@@ -43,6 +43,7 @@ from resultflow.persistence._kv_file import FileKV
 from resultflow.persistence._kv_sqlite import SQLiteKV
 from resultflow.persistence._limits import (
     ClassPolicy,
+    CodecLimitError,
     CodecLimits,
     codec_limits,
     set_codec_limits,
@@ -74,6 +75,7 @@ __all__ = [
     "FORMAT_VERSION",
     "ClassPolicy",
     "Codec",
+    "CodecLimitError",
     "CodecLimits",
     "CorruptEntryError",
     "FileKV",

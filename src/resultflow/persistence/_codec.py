@@ -39,7 +39,7 @@ from resultflow.persistence._errors import (
     StateFormatError,
 )
 from resultflow.persistence._forms import path_key, short_repr
-from resultflow.persistence._limits import CodecLimits, codec_limits
+from resultflow.persistence._limits import CodecLimitError, CodecLimits, codec_limits
 from resultflow.persistence._registry import Codec, register_codec, unregister_codec
 from resultflow.persistence._versioning import VersionedState
 from resultflow.result import Err, Ok
@@ -243,9 +243,10 @@ def loads_state(
     size = chosen.max_document_size
     if size is not None and len(text) > size:
         return Err(
-            StateFormatError(
+            CodecLimitError(
                 message=f"the document is {len(text)} characters long, over "
-                f"CodecLimits.max_document_size ({size})"
+                f"CodecLimits.max_document_size ({size})",
+                limit="max_document_size",
             )
         )
     try:

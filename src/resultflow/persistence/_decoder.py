@@ -34,7 +34,13 @@ from resultflow.persistence._forms import (
     path_key,
     short_repr,
 )
-from resultflow.persistence._limits import CodecLimits, codec_limits, crowded_hash
+from resultflow.persistence._limits import (
+    CodecLimitError,
+    CodecLimits,
+    LimitName,
+    codec_limits,
+    crowded_hash,
+)
 from resultflow.persistence._model_types import load_model
 from resultflow.persistence._registry import (
     class_kind,
@@ -68,18 +74,27 @@ def decode_value(data: object, *, path: str = "value", limits: CodecLimits | Non
 
 
 class DecodeFailure(Exception):
-    """Internal: invalid data deep inside a value; each level on the way up adds its segment."""
+    """Internal: invalid data deep inside a value; each level on the way up adds its segment.
 
-    def __init__(self, reason: str, segment: str | None = None) -> None:
+    `limit` names the `CodecLimits` bound that refused the data, if one did.
+    """
+
+    def __init__(
+        self, reason: str, segment: str | None = None, *, limit: LimitName | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.limit: LimitName | None = limit
         self.segments: list[str] = [] if segment is None else [segment]
 
     def to_error(self, root: str, version: int | None = None) -> StateFormatError:
-        """The `StateFormatError` for this failure below the path `root`."""
+        """The `StateFormatError` (a `CodecLimitError` past a limit) below the path `root`."""
         full = root + "".join(reversed(self.segments))
         where = f"{full} (state format {version})" if version is not None else full
-        return StateFormatError(message=f"{where}: {self.reason}", path=full, version=version)
+        message = f"{where}: {self.reason}"
+        if self.limit is not None:
+            return CodecLimitError(message=message, path=full, version=version, limit=self.limit)
+        return StateFormatError(message=message, path=full, version=version)
 
 
 FormDecoder: TypeAlias = Callable[["Decoder", dict[str, object]], object]
@@ -105,7 +120,8 @@ class Decoder:
         if self._depth >= self.limits.max_depth:
             raise DecodeFailure(
                 f"the data is nested more than {self.limits.max_depth} levels deep "
-                "(CodecLimits.max_depth)"
+                "(CodecLimits.max_depth)",
+                limit="max_depth",
             )
         self._depth += 1
         try:
@@ -186,6 +202,7 @@ class Decoder:
                 f"more than {limit} items share one hash value "
                 "(CodecLimits.max_hash_collisions): refused, as a hash flooding attempt",
                 segment(crowded),
+                limit="max_hash_collisions",
             )
 
     def fields(self, raw: dict[str, object]) -> dict[str, object]:
@@ -332,7 +349,8 @@ def _error(decoder: Decoder, body: dict[str, object]) -> object:
     if decoder.limits.classes == "registered" and not error_allowed(cls):
         raise DecodeFailure(
             f"the error class {class_path(cls)} (tag {short_repr(tag)}) is not registered, and "
-            "only registered classes are decoded (CodecLimits.classes)"
+            "only registered classes are decoded (CodecLimits.classes)",
+            limit="classes",
         )
     fields = decoder.fields(raw_fields)
     _check_fields(cls, fields)
@@ -439,7 +457,8 @@ def _find(name: str, kind: ClassKind, limits: CodecLimits) -> type[object]:
     elif limits.classes == "registered":
         raise DecodeFailure(
             f"{kind.value} class {short_repr(name)} is not registered, and only registered "
-            "classes are decoded (CodecLimits.classes); see register_codec()"
+            "classes are decoded (CodecLimits.classes); see register_codec()",
+            limit="classes",
         )
     else:
         cls = find_class(name)

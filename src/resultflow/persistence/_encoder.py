@@ -42,9 +42,11 @@ import base64
 import dataclasses
 import datetime as dt
 import enum
+import inspect
 import json
 import math
 import uuid
+import weakref
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, TypeAlias, cast
@@ -305,6 +307,7 @@ class _Encoder:
         if kind == Form.DATACLASS:
             instance = cast("Any", obj)
             pairs = [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(instance) if f.init]
+            _check_rebuildable(type(obj), [name for name, _ in pairs])
             _check_fields(type(obj), pairs)
             return {TYPE_KEY: Form.DATACLASS.value, "class": name, "fields": self.fields(pairs)}
         if kind == Form.NAMEDTUPLE:
@@ -349,6 +352,36 @@ class _Encoder:
 
 
 _FINDABLE: set[type[object]] = set()
+
+
+def _check_rebuildable(cls: type[object], stored: list[str]) -> None:
+    """Refuse a dataclass whose `__init__` needs arguments that are not stored fields
+    (an `InitVar` without a default): `cls(**fields)` could not rebuild it."""
+    missing = _UNSTORED_ARGUMENTS.get(cls)
+    if missing is None:
+        try:
+            parameters = list(inspect.signature(cls).parameters.values())
+        except (TypeError, ValueError):  # no signature to read: nothing to check
+            parameters = []
+        missing = [
+            parameter.name
+            for parameter in parameters
+            if parameter.default is parameter.empty
+            and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+            and parameter.name not in stored
+        ]
+        _UNSTORED_ARGUMENTS[cls] = missing
+    if missing:
+        raise _EncodeFailure(
+            f"{class_path(cls)} cannot be rebuilt from its fields: __init__ needs "
+            f"{', '.join(missing)}, which is not a stored field (an InitVar?); register it "
+            f"with encode= and decode= functions"
+        )
+
+
+_UNSTORED_ARGUMENTS: weakref.WeakKeyDictionary[type[object], list[str]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _check_fields(cls: type[object], pairs: list[tuple[str, object]]) -> None:

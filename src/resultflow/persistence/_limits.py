@@ -27,10 +27,34 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, cast
 
-__all__ = ["ClassPolicy", "CodecLimits", "codec_limits", "crowded_hash", "set_codec_limits"]
+from resultflow.persistence._errors import StateFormatError
+
+__all__ = [
+    "ClassPolicy",
+    "CodecLimitError",
+    "CodecLimits",
+    "LimitName",
+    "codec_limits",
+    "crowded_hash",
+    "set_codec_limits",
+]
 
 ClassPolicy: TypeAlias = Literal["imported", "registered"]
 """Which classes decoding may build: any of an imported module, or only registered ones."""
+
+LimitName: TypeAlias = Literal["max_depth", "max_hash_collisions", "max_document_size", "classes"]
+"""The `CodecLimits` field that refused some data."""
+
+
+class CodecLimitError(StateFormatError):
+    """Stored data went past a `CodecLimits` bound: `limit` names which one.
+
+    A `StateFormatError` like any other unreadable data (same `message`, `path`,
+    `version`), so existing handling keeps working; match this class to tell data
+    refused by a limit (possibly hostile, or a limit set too tight) from damaged data.
+    """
+
+    limit: LimitName = "max_depth"
 
 
 @dataclass(frozen=True, slots=True)
