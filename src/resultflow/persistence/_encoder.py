@@ -355,8 +355,10 @@ _FINDABLE: set[type[object]] = set()
 
 
 def _check_rebuildable(cls: type[object], stored: list[str]) -> None:
-    """Refuse a dataclass whose `__init__` needs arguments that are not stored fields
-    (an `InitVar` without a default): `cls(**fields)` could not rebuild it."""
+    """Refuse a dataclass whose `__init__` needs an argument that is not a stored field.
+
+    That is an `InitVar` without a default: `cls(**fields)` could not rebuild it.
+    """
     missing = _UNSTORED_ARGUMENTS.get(cls)
     if missing is None:
         try:
