@@ -445,3 +445,23 @@ async def test_a_durable_saga_compensates_once_on_failure_and_on_cancel(engine: 
         assert await client.cancel("trip-cancel", "changed plans") == Ok(None)
         await wait_status(client, "trip-cancel", Status.CANCELLED)
     assert undone == ["hotel-1", "hotel-1"]
+
+
+async def test_postgres_workers_wake_on_notify_not_on_polls(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    from tests.durable.conftest import postgres_store_url
+
+    url = postgres_store_url(postgres_url, postgres_schema)
+    counter = Counter({})
+    async with Engine(url) as engine:
+        wf = define(engine, counter)["order"]
+        outside = Client(url)  # another process's client: no in-process wake-up
+        try:
+            async with engine.worker(poll_interval=3600):
+                await asyncio.sleep(0.3)  # real-sleep-ok: the worker starts listening
+                handle = (await outside.start("order", "o-n", 1)).unwrap()
+                assert await handle.result(timeout=20) == Ok("r-o-n:5")
+        finally:
+            await outside.close()
+    assert wf is not None and counter.calls == {"reserve": 1, "charge": 1}

@@ -109,6 +109,7 @@ class Worker:
         store = await self.engine.open()
         known: list[WorkflowInfo] = []
         heartbeat = asyncio.create_task(self._heartbeat())
+        listener = asyncio.create_task(self._listen())
         try:
             while not self._stopping.is_set():
                 workflows = self.engine.registered
@@ -132,7 +133,8 @@ class Worker:
                     await self._idle(free > 0)
         finally:
             heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            listener.cancel()
+            await asyncio.gather(heartbeat, listener, return_exceptions=True)
             await self._drain()
 
     def _start(self, record: ExecutionRecord) -> None:
@@ -179,6 +181,24 @@ class Worker:
                 wait.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
             engine._work.clear()  # pyright: ignore[reportPrivateUsage]
+
+    async def _listen(self) -> None:
+        """On PostgreSQL, wake at once when another process makes work runnable.
+
+        LISTEN/NOTIFY; when the listening connection fails the worker still polls every
+        `poll_interval`, and it listens again after a pause.
+        """
+        from resultflow.durable._store import NOTIFY_CHANNEL, PostgresDatabase
+
+        database = self.engine.store.database
+        if not isinstance(database, PostgresDatabase):
+            return
+        while True:
+            try:
+                await database.listen(NOTIFY_CHANNEL, self.engine.notify_work)
+            except Exception:
+                log.warning("not listening for work (polling meanwhile)", exc_info=True)
+            await asyncio.sleep(max(self.poll_interval, 1.0))
 
     async def _heartbeat(self) -> None:
         """Renew leases every lease_s/3; pass pause and cancel requests to the runs."""

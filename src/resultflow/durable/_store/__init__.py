@@ -13,11 +13,12 @@ from resultflow.durable._store._records import (
     NewHistory,
     TaskRecord,
 )
-from resultflow.durable._store._store import DurableStore
+from resultflow.durable._store._store import NOTIFY_CHANNEL, DurableStore
 from resultflow.durable._store._url import DEFAULT_URL, StoreURL, parse_store_url
 
 __all__ = [
     "DEFAULT_URL",
+    "NOTIFY_CHANNEL",
     "Checkpoint",
     "ConflictPolicy",
     "DurableStore",
@@ -26,6 +27,8 @@ __all__ = [
     "LeaseLost",
     "NewExecution",
     "NewHistory",
+    "PostgresDatabase",
+    "SQLiteDatabase",
     "StoreURL",
     "TaskRecord",
     "open_store",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal, LiteralString, Protocol
 
@@ -264,6 +264,28 @@ class PostgresDatabase:
             ) from exc
         except psycopg.Error as exc:
             raise DurableStoreError(f"PostgreSQL store failed: {exc}", backend="postgres") from exc
+
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
+        """Call `on_notify` for each NOTIFY on `channel`, until cancelled.
+
+        Uses a connection of its own (outside the pool); raises `DurableStoreError`
+        when it cannot connect or the connection breaks, so the caller can fall back
+        to polling and try again later.
+        """
+        import psycopg
+        from psycopg import sql
+
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=max(1, int(self._connect_timeout))
+            ) as conn:
+                await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                async for _ in conn.notifies():
+                    on_notify()
+        except psycopg.Error as exc:
+            raise DurableStoreError(
+                f"PostgreSQL notifications stopped ({_mask(self.url)}): {exc}", backend="postgres"
+            ) from exc
 
     def transaction(self, *, write: bool) -> AbstractAsyncContextManager[Transaction]:
         """Open a transaction on a pooled connection."""

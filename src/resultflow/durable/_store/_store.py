@@ -36,7 +36,10 @@ from resultflow.durable._store._schema import MIGRATIONS, SCHEMA_VERSION
 from resultflow.durable._types import HistoryEvent, ParentRef, Status, WorkflowInfo
 from resultflow.persistence import Page
 
-__all__ = ["DurableStore"]
+__all__ = ["NOTIFY_CHANNEL", "DurableStore"]
+
+NOTIFY_CHANNEL = "resultflow_work"
+"""The PostgreSQL channel on which the store announces runnable executions."""
 
 _COLUMNS: LiteralString = (
     "execution_id, workflow, version, status, created_at, started_at, ended_at, "
@@ -306,6 +309,7 @@ class DurableStore:
                 ),
             )
             if inserted:
+                await self._notify(tx)
                 await self._write_tags(tx, new.execution_id, new.tags)
                 await tx.execute(
                     _INSERT_HISTORY,
@@ -918,6 +922,7 @@ class DurableStore:
                 raise ValueError(f"unknown control action {action!r}")
             if history:
                 await self._append(tx, execution_id, history)
+            await self._notify(tx)
             return record, True
 
     # -- history ----------------------------------------------------------------------
@@ -987,8 +992,18 @@ class DurableStore:
             row = await tx.fetchone(_SELECT_ONE, (execution_id,))
         return None if row is None else _record(row)
 
+    async def _notify(self, tx: Transaction) -> None:
+        """Wake idle workers of other processes when this transaction commits.
+
+        PostgreSQL delivers `NOTIFY` on commit to every worker listening on the
+        channel; SQLite has no such thing, and its workers poll.
+        """
+        if self.dialect == "postgres":
+            await tx.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
+
     async def _wake(self, tx: Transaction, execution_id: str) -> None:
         """Make a WAITING execution runnable now (a worker replays it and looks again)."""
+        await self._notify(tx)
         await tx.execute(
             "UPDATE rf_executions SET wakeups = wakeups + 1, "
             "status = CASE WHEN status = 'WAITING' THEN 'PENDING' ELSE status END, "
