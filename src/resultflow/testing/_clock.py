@@ -6,13 +6,26 @@ import asyncio
 import heapq
 import itertools
 import math
-from collections.abc import Sized
+import threading
+from collections.abc import Mapping, Sized
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, cast, runtime_checkable
 
 __all__ = ["TestClock"]
+
+
+@runtime_checkable
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
 
 # How many idle event-loop passes the auto-jump waits before firing the next timer,
 # so that work which is merely runnable (not waiting on time) gets to finish first.
 _SETTLE_PASSES = 3
+
+# While real work is in flight the auto-jump looks again after this many real seconds
+# (the loop also wakes as soon as the work completes, so this only bounds the polling).
+_IN_FLIGHT_POLL_S = 0.001
 
 
 class TestClock:
@@ -22,6 +35,13 @@ class TestClock:
     real time: once the event loop has nothing else to do, virtual time jumps to the
     earliest pending deadline and that sleeper wakes. Sleepers wake in deadline order,
     so a 5 s timeout fires before a 10 s operation ends, and time only moves forward.
+
+    "Nothing else to do" includes real work in flight: while a thread of the loop's
+    executor runs (`asyncio.to_thread`, `run_in_executor`), a task awaits any other
+    executor's future, a socket operation or stream read waits for data, or a child
+    process runs, time does not jump; it waits, in real time, for that work. So a
+    50 ms database call in a thread is not timed out by a virtual `timeout=5`. An
+    open connection nobody is reading from (a pool's idle socket) does not hold time.
     With `autojump=False` sleepers wait until `advance()` passes their deadline.
     `sleep(math.inf)` waits until cancelled: time never jumps to infinity.
 
@@ -101,10 +121,16 @@ class TestClock:
             loop.call_soon(self._jump, loop, _SETTLE_PASSES)
 
     def _jump(self, loop: asyncio.AbstractEventLoop, passes_left: int) -> None:
-        if _loop_busy(loop) or passes_left > 0:
-            loop.call_soon(
-                self._jump, loop, passes_left - 1 if not _loop_busy(loop) else passes_left
-            )
+        if _loop_busy(loop):
+            loop.call_soon(self._jump, loop, passes_left)
+            return
+        if _real_work_in_flight(loop):
+            # Wait for it in real time; its completion wakes the loop, and the work it
+            # unblocks then settles before time may move.
+            loop.call_later(_IN_FLIGHT_POLL_S, self._jump, loop, _SETTLE_PASSES)
+            return
+        if passes_left > 0:
+            loop.call_soon(self._jump, loop, passes_left - 1)
             return
         if self._jump_loop is loop:
             self._jump_loop = None
@@ -131,3 +157,101 @@ def _loop_busy(loop: asyncio.AbstractEventLoop) -> bool:
     """True when other callbacks are ready to run (asyncio's ready queue is not empty)."""
     ready: object = getattr(loop, "_ready", None)
     return isinstance(ready, Sized) and len(ready) > 0
+
+
+# -- real work in flight ---------------------------------------------------------------
+# asyncio has no public "is anything outside the loop pending" query, so these read the
+# loop's own bookkeeping (as `_loop_busy` reads its ready queue). Each check is written
+# to answer False (time may jump, today's behaviour) if an attribute is not there.
+
+
+def _real_work_in_flight(loop: asyncio.AbstractEventLoop) -> bool:
+    """True while threads, sockets or child processes are doing work the loop awaits."""
+    return (
+        _executor_busy(loop)
+        or _awaiting_other_thread(loop)
+        or _io_in_flight(loop)
+        or _child_process_running()
+    )
+
+
+def _executor_busy(loop: asyncio.AbstractEventLoop) -> bool:
+    """The loop's default executor (`asyncio.to_thread`) has queued or running work."""
+    executor: object = getattr(loop, "_default_executor", None)
+    if not isinstance(executor, ThreadPoolExecutor):
+        return False
+    queue: object = getattr(executor, "_work_queue", None)
+    threads: object = getattr(executor, "_threads", None)
+    idle: object = getattr(getattr(executor, "_idle_semaphore", None), "_value", None)
+    queued = getattr(queue, "qsize", lambda: 0)()
+    if queued:
+        return True
+    # Each thread releases the idle semaphore after finishing a work item, so threads
+    # beyond the idle count are running one now.
+    return isinstance(threads, Sized) and isinstance(idle, int) and len(threads) > idle
+
+
+def _awaiting_other_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    """A task awaits a future chained to a `concurrent.futures` one (any executor)."""
+    for task in asyncio.all_tasks(loop):
+        waiter: object = getattr(task, "_fut_waiter", None)
+        callbacks: object = getattr(waiter, "_callbacks", None)
+        if not isinstance(callbacks, list):
+            continue
+        for entry in cast("list[tuple[object, object]]", callbacks):
+            if getattr(entry[0], "__name__", "") == "_call_check_cancel":  # wrap_future
+                return True
+    return False
+
+
+def _io_in_flight(loop: asyncio.AbstractEventLoop) -> bool:
+    """A file descriptor the loop watches has an operation waiting on it.
+
+    Writers are always in flight (an unsent buffer, a connect). Readers are, except a
+    listening server, an idle stream nobody reads from, and the loop's own self-pipe.
+    """
+    selector: object = getattr(loop, "_selector", None)
+    get_map = getattr(selector, "get_map", None)
+    if get_map is None:
+        return False
+    self_pipe: object = getattr(loop, "_ssock", None)
+    self_fd = self_pipe.fileno() if isinstance(self_pipe, _HasFileno) else -1
+    registered: object = get_map()
+    if not isinstance(registered, Mapping):
+        return False
+    for key in cast("Mapping[object, object]", registered).values():
+        if getattr(key, "fd", None) == self_fd:
+            continue
+        data: object = getattr(key, "data", None)
+        if not isinstance(data, tuple) or len(cast("tuple[object, ...]", data)) != 2:
+            continue
+        reader, writer = cast("tuple[object, object]", data)
+        if _live(writer) or (_live(reader) and _reader_waiting(reader)):
+            return True
+    return False
+
+
+def _live(handle: object) -> bool:
+    return isinstance(handle, asyncio.Handle) and not handle.cancelled()
+
+
+def _reader_waiting(handle: object) -> bool:
+    callback: object = getattr(handle, "_callback", None)
+    name = getattr(callback, "__name__", "")
+    if name == "_accept_connection":  # a listening server waits for clients, not data
+        return False
+    if name != "_read_ready":  # sock_recv/sock_accept, a driver's add_reader, pidfd
+        return True
+    protocol: object = getattr(getattr(callback, "__self__", None), "_protocol", None)
+    if not isinstance(protocol, asyncio.StreamReaderProtocol):
+        return False  # an idle transport of some other protocol: not known to be waiting
+    stream: object = getattr(protocol, "_stream_reader", None)
+    waiter: object = getattr(stream, "_waiter", None)
+    return isinstance(waiter, asyncio.Future) and not waiter.done()
+
+
+def _child_process_running() -> bool:
+    """asyncio's threaded child watcher is waiting for a child process to exit."""
+    return any(
+        "waitpid-" in thread.name and thread.is_alive() for thread in threading.enumerate()
+    )
