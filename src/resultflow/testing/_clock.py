@@ -252,6 +252,4 @@ def _reader_waiting(handle: object) -> bool:
 
 def _child_process_running() -> bool:
     """asyncio's threaded child watcher is waiting for a child process to exit."""
-    return any(
-        "waitpid-" in thread.name and thread.is_alive() for thread in threading.enumerate()
-    )
+    return any("waitpid-" in thread.name and thread.is_alive() for thread in threading.enumerate())
