@@ -101,10 +101,12 @@ def test_the_otel_trace_picture_is_the_pages_own_trace(otel_page: dict[str, obje
     # One bar per span, parents first, on the run's virtual time (ms from the start).
     assert bars == [
         "workflow checkout :0, 1700",
-        "scope all :0, 500",
+        "scope load :0, 500",
         "step load[0] :0, 200",
         "step load[1] :0, 500",
         "step reserve :500, 1500",
+        "attempt 1 :crit, 500, 500",
+        "attempt 2 :1500, 1500",
         "step refresh :1500, 1700",
     ]
 

@@ -24,6 +24,7 @@ from opentelemetry.sdk.metrics.export import (
     InMemoryMetricReader,
     NumberDataPoint,
 )
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -192,14 +193,15 @@ async def test_concurrent_steps_are_children_of_their_scope(otel: Telemetry) -> 
 
     assert result == Ok(6)
     names = sorted(s.name for s in otel.spans())
-    assert names == ["scope all", "step fetch[0]", "step fetch[1]", "step load", "workflow body"]
+    # A named scope's span carries the user's name; its kind is an attribute.
+    assert names == ["scope fetch", "step fetch[0]", "step fetch[1]", "step load", "workflow body"]
     workflow_span = otel.span("workflow body")
-    scope_span = otel.span("scope all")
+    scope_span = otel.span("scope fetch")
     assert workflow_span.parent is None
     assert otel.parent_name(otel.span("step load")) == "workflow body"
     assert otel.parent_name(scope_span) == "workflow body"
-    assert otel.parent_name(otel.span("step fetch[0]")) == "scope all"
-    assert otel.parent_name(otel.span("step fetch[1]")) == "scope all"
+    assert otel.parent_name(otel.span("step fetch[0]")) == "scope fetch"
+    assert otel.parent_name(otel.span("step fetch[1]")) == "scope fetch"
     assert {s.context.trace_id for s in otel.spans() if s.context} == {
         workflow_span.context.trace_id if workflow_span.context else 0
     }
@@ -244,8 +246,8 @@ async def test_steps_inside_a_steps_op_are_child_spans_of_that_step(otel: Teleme
     assert await run(body, on_event=adapter.handle_event, name="body") == Ok(42)
     assert otel.parent_name(otel.span("step checkout")) == "workflow body"
     assert otel.parent_name(otel.span("step price")) == "step checkout"
-    assert otel.parent_name(otel.span("scope all")) == "step checkout"
-    assert otel.parent_name(otel.span("step taxes[0]")) == "scope all"
+    assert otel.parent_name(otel.span("scope taxes")) == "step checkout"
+    assert otel.parent_name(otel.span("step taxes[0]")) == "scope taxes"
 
 
 async def test_one_run_with_parallel_steps_a_retry_a_cache_hit_a_timeout_and_a_failure(
@@ -286,18 +288,33 @@ async def test_one_run_with_parallel_steps_a_retry_a_cache_hit_a_timeout_and_a_f
     tree = sorted((otel.parent_name(s) or "", s.name) for s in otel.spans())
     assert tree == [
         ("", "workflow order"),
-        ("scope all", "step load[0]"),
-        ("scope all", "step load[1]"),
-        ("workflow order", "scope all"),
+        ("scope load", "step load[0]"),
+        ("scope load", "step load[1]"),
+        ("step pay", "attempt 1"),
+        ("step pay", "attempt 2"),
+        ("step quote", "attempt 1"),
+        ("step quote", "attempt 2"),
+        ("workflow order", "scope load"),
         ("workflow order", "step pay"),
         ("workflow order", "step quote"),
         ("workflow order", "step ship"),
         ("workflow order", "step user"),
     ]
-    statuses = {s.name: s.status.status_code for s in otel.spans()}
+    statuses = {
+        (otel.parent_name(s), s.name): s.status.status_code
+        for s in otel.spans()
+        if s.name.startswith("attempt")
+    }
+    assert statuses == {
+        ("step pay", "attempt 1"): StatusCode.ERROR,
+        ("step pay", "attempt 2"): StatusCode.UNSET,
+        ("step quote", "attempt 1"): StatusCode.ERROR,
+        ("step quote", "attempt 2"): StatusCode.UNSET,
+    }
+    statuses = {s.name: s.status.status_code for s in otel.spans() if s.name[:7] != "attempt"}
     assert statuses == {
         "workflow order": StatusCode.ERROR,
-        "scope all": StatusCode.UNSET,
+        "scope load": StatusCode.UNSET,
         "step load[0]": StatusCode.UNSET,
         "step load[1]": StatusCode.UNSET,
         "step pay": StatusCode.UNSET,
@@ -418,9 +435,9 @@ async def test_aborted_sibling_in_a_failed_scope(otel: Telemetry) -> None:
     assert attributes_of(aborted)[attr.STEP_ABORT_REASON] == "CancelledError"
     assert aborted.end_time == int((T0 + 1.0) * NS)
     assert aborted.status.status_code is StatusCode.UNSET
-    scope_span = otel.span("scope all")
+    scope_span = otel.span("scope pay")
     assert scope_span.status.status_code is StatusCode.ERROR
-    assert scope_span.status.description == "scope all failed"
+    assert scope_span.status.description == "scope all pay failed"
     assert otel.span("workflow body").status.status_code is StatusCode.ERROR
 
 
@@ -454,6 +471,113 @@ async def test_retries_are_span_events_with_attempt_and_delay(otel: Telemetry) -
     assert charge.status.status_code is StatusCode.UNSET
     assert adapter.metrics().retry_count == 2
     assert otel.counter_sum("resultflow.step.retries", resultflow__step__name="charge") == 2
+
+
+async def test_each_retry_attempt_is_a_child_span_with_its_duration_and_error(
+    otel: Telemetry,
+) -> None:
+    clock = TestClock()
+    adapter = otel.adapter()
+    calls = 0
+
+    async def flaky() -> Ok[str] | Err[PaymentDeclined]:
+        nonlocal calls
+        calls += 1
+        await clock.sleep(0.5)
+        return Ok("paid") if calls == 3 else Err(PaymentDeclined(reason=f"try {calls}"))
+
+    async def body(step: Step[PaymentDeclined]) -> str:
+        policy = RetryPolicy(attempts=3, initial=1.0, jitter=False)  # waits 1 s, then 2 s
+        return await step(flaky, retry=policy, name="charge", key="charge:1")
+
+    result = await run(body, on_event=adapter.handle_event, name="body", clock=clock)
+
+    assert result == Ok("paid")
+    charge = otel.span("step charge")
+    attempts = sorted(
+        (s for s in otel.spans() if s.name.startswith("attempt")), key=lambda s: s.name
+    )
+    assert [(s.name, otel.parent_name(s)) for s in attempts] == [
+        ("attempt 1", "step charge"),
+        ("attempt 2", "step charge"),
+        ("attempt 3", "step charge"),
+    ]
+    times = [(s.start_time, s.end_time) for s in attempts]
+    assert times == [
+        (int(T0 * NS), int((T0 + 0.5) * NS)),
+        (int((T0 + 1.5) * NS), int((T0 + 2.0) * NS)),
+        (int((T0 + 4.0) * NS), int((T0 + 4.5) * NS)),
+    ]
+    assert (charge.start_time, charge.end_time) == (int(T0 * NS), int((T0 + 4.5) * NS))
+    for number, span in enumerate(attempts, start=1):
+        attributes = attributes_of(span)
+        assert attributes[attr.STEP_ATTEMPT] == number
+        assert (attributes[attr.STEP_NAME], attributes[attr.STEP_KEY]) == ("charge", "charge:1")
+    first, second, last = (attributes_of(s) for s in attempts)
+    assert [s.status.status_code for s in attempts] == [
+        StatusCode.ERROR,
+        StatusCode.ERROR,
+        StatusCode.UNSET,
+    ]
+    assert (first[attr.ERROR_TAG], first[attr.ERROR_MESSAGE]) == (
+        PaymentDeclined.tag,
+        PaymentDeclined(reason="try 1").message,
+    )
+    assert second[attr.ERROR_MESSAGE] == PaymentDeclined(reason="try 2").message
+    assert attr.ERROR_TAG not in last
+    # The span events stay, under their documented names.
+    assert [e.name for e in charge.events] == ["resultflow.retry", "resultflow.retry"]
+    assert charge.status.status_code is StatusCode.UNSET
+
+
+async def test_a_step_that_does_not_retry_has_no_attempt_spans(otel: Telemetry) -> None:
+    clock = TestClock()
+    adapter = otel.adapter()
+
+    async def slow() -> Ok[int]:
+        await clock.sleep(5.0)
+        return Ok(1)
+
+    async def body(step: Step[StepTimeout]) -> int:
+        await step(lambda: Ok(1), name="fast", retry=RetryPolicy(attempts=3, jitter=False))
+        return await step(slow, name="quote", timeout=1.0)
+
+    result = await run(body, on_event=adapter.handle_event, name="body", clock=clock)
+
+    assert result == Err(StepTimeout(name="quote", seconds=1.0))
+    assert sorted(s.name for s in otel.spans()) == ["step fast", "step quote", "workflow body"]
+    quote = otel.span("step quote")
+    assert [e.name for e in quote.events] == ["resultflow.timeout"]
+    # "StepTimeout: StepTimeout(...)" said the tag twice.
+    assert quote.status.description == "StepTimeout(name='quote', seconds=1.0)"
+    assert otel.span("workflow body").status.description == quote.status.description
+
+
+async def test_a_scope_without_a_name_is_named_by_its_kind(otel: Telemetry) -> None:
+    adapter = otel.adapter()
+
+    async def body(step: Step[str]) -> int:
+        (a,) = await step.all(lambda: Ok(1))
+        return a
+
+    assert await run(body, on_event=adapter.handle_event, name="body") == Ok(1)
+    assert otel.parent_name(otel.span("step s2")) == "scope all"
+
+
+async def test_service_name_on_the_sdk_resource_is_what_backends_group_by() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "checkout"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    adapter = OTelAdapter(tracer_provider=provider, record_metrics=False)
+
+    async def body(step: Step[str]) -> int:
+        return await step(lambda: Ok(1), name="one")
+
+    assert await run(body, on_event=adapter.handle_event, name="body") == Ok(1)
+    spans = exporter.get_finished_spans()
+    assert {s.resource.attributes["service.name"] for s in spans} == {"checkout"}
+    assert all(attr.SERVICE_NAME not in (s.attributes or {}) for s in spans)
+    provider.shutdown()
 
 
 async def test_record_retries_false_keeps_counting(otel: Telemetry) -> None:
@@ -545,7 +669,10 @@ async def test_err_sets_status_tag_message_and_error_type(otel: Telemetry) -> No
     pay = otel.span("step pay")
     assert pay.status.status_code is StatusCode.ERROR
     message = PaymentDeclined(reason="insufficient funds").message
-    assert pay.status.description == f"{PaymentDeclined.tag}: {message}"
+    # The default message already names the class: the description does not repeat it.
+    assert (
+        pay.status.description == message == f"{PaymentDeclined.tag}(reason='insufficient funds')"
+    )
     assert attributes_of(pay)[attr.ERROR_TAG] == PaymentDeclined.tag
     assert attributes_of(pay)[attr.ERROR_TYPE] == PaymentDeclined.tag
     assert attributes_of(pay)[attr.ERROR_MESSAGE] == message

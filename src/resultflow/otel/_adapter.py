@@ -2,7 +2,9 @@
 
 Pass `adapter.handle_event` as a run's `on_event` sink. Each run gets a `workflow <name>`
 span, each executed step a `step <label>` span and each concurrent scope a
-`scope <kind>` span. Parents come from the ids the events carry (`parent_id` is the
+`scope <name>` span (`scope <kind>` when the scope has no name). A step that retries
+also gets one `attempt <n>` child span per attempt, with the attempt's own duration
+and error. Parents come from the ids the events carry (`parent_id` is the
 enclosing scope, else the workflow), never from whichever span happens to be current,
 so steps running concurrently nest correctly. Span start and end times are the events'
 `ts`, so spans follow the run's clock (a `TestClock` gives virtual times).
@@ -203,7 +205,7 @@ class OTelAdapter:
             attributes=common,
             start_time=_ns(event.ts),
         )
-        self._runs[event.workflow_id] = _RunTrace(name, common, _enter(span))
+        self._runs[event.workflow_id] = _RunTrace(name, common, _enter(span, event.ts))
 
     def _workflow_ended(
         self,
@@ -254,7 +256,7 @@ class OTelAdapter:
             attributes=attributes,
             start_time=_ns(event.ts),
         )
-        run.spans[event.step_id] = _enter(span)
+        run.spans[event.step_id] = _enter(span, event.ts)
 
     def _step_ended(self, event: StepSucceeded | StepFailed, error: object) -> None:
         run = self._runs.get(event.workflow_id)
@@ -268,6 +270,12 @@ class OTelAdapter:
         )
         if run is None:
             return
+        attempt = run.spans.pop(_attempt_slot(event.step_id), None)
+        if attempt is not None:  # the last attempt of a retried step ends with it
+            if failed and self._mark_errors:
+                # The step span records the exception; the attempt keeps status and tags.
+                _mark_error(attempt.span, error, event.ts, record_exception=False)
+            _leave(attempt, event.ts)
         opened = run.spans.pop(event.step_id, None)
         if opened is None:
             return
@@ -278,13 +286,17 @@ class OTelAdapter:
 
     def _step_aborted(self, event: StepAborted) -> None:
         run = self._runs.get(event.workflow_id)
-        opened = None if run is None else run.spans.pop(event.step_id, None)
-        if opened is None:
+        if run is None:
             return
-        opened.span.set_attributes(
-            {attr.STEP_ABORTED: True, attr.STEP_ABORT_REASON: event.reason or "aborted"}
-        )
-        _leave(opened, event.ts)
+        aborted: Attributes = {
+            attr.STEP_ABORTED: True,
+            attr.STEP_ABORT_REASON: event.reason or "aborted",
+        }
+        for slot in (_attempt_slot(event.step_id), event.step_id):
+            opened = run.spans.pop(slot, None)
+            if opened is not None:
+                opened.span.set_attributes(aborted)
+                _leave(opened, event.ts)
 
     def _step_retrying(self, event: StepRetrying) -> None:
         run = self._runs.get(event.workflow_id)
@@ -294,6 +306,7 @@ class OTelAdapter:
         step_span = run.spans.get(event.step_id)
         if step_span is not None:
             step_span.span.set_attribute(attr.STEP_ATTEMPT, event.attempt)
+            self._next_attempt(run, event, step_span)
         if not self._record_retries:
             return
         details: Attributes = {
@@ -302,6 +315,52 @@ class OTelAdapter:
             attr.ERROR_TAG: describe_error(event.error)[0],
         }
         self._step_event(run, event, attr.RETRY_EVENT, details)
+
+    def _next_attempt(self, run: _RunTrace, event: StepRetrying, step_span: _OpenSpan) -> None:
+        """End the failed attempt's span and open the next one (after the delay).
+
+        Attempt spans exist only for steps that retry: the first retry opens the span of
+        attempt 1 after the fact, from the step's start to the failure.
+        """
+        slot = _attempt_slot(event.step_id)
+        failed = run.spans.pop(slot, None)
+        if failed is None:
+            failed = _OpenSpan(
+                self._attempt_span(run, event, step_span, event.attempt - 1, step_span.started),
+                None,
+                None,
+                step_span.started,
+            )
+        if self._mark_errors:
+            _mark_error(failed.span, event.error, event.ts, record_exception=True)
+            run.recorded.append(event.error)
+        _leave(failed, event.ts)
+        starts = event.ts + event.delay_s
+        span = self._attempt_span(run, event, step_span, event.attempt, starts)
+        run.spans[slot] = _enter(span, starts)
+
+    def _attempt_span(
+        self,
+        run: _RunTrace,
+        event: StepRetrying,
+        step_span: _OpenSpan,
+        attempt: int,
+        starts: float,
+    ) -> Span:
+        attributes = {
+            **run.common,
+            attr.STEP_ID: event.step_id,
+            attr.STEP_NAME: _label(event),
+            attr.STEP_ATTEMPT: attempt,
+        }
+        if event.key is not None:
+            attributes[attr.STEP_KEY] = event.key
+        return self._tracer.start_span(
+            f"attempt {attempt}",
+            context=trace.set_span_in_context(step_span.span),
+            attributes=attributes,
+            start_time=_ns(starts),
+        )
 
     def _step_timed_out(self, event: StepTimedOut) -> None:
         run = self._runs.get(event.workflow_id)
@@ -342,12 +401,12 @@ class OTelAdapter:
         if event.name is not None:
             attributes[attr.SCOPE_NAME] = event.name
         span = self._tracer.start_span(
-            f"scope {event.kind}",
+            f"scope {event.name or event.kind}",
             context=run.parent_context(event.parent_id),
             attributes=attributes,
             start_time=_ns(event.ts),
         )
-        run.spans[event.scope_id] = _enter(span)
+        run.spans[event.scope_id] = _enter(span, event.ts)
 
     def _scope_ended(self, event: ScopeEnded) -> None:
         run = self._runs.get(event.workflow_id)
@@ -355,7 +414,8 @@ class OTelAdapter:
         if opened is None:
             return
         if not event.ok and self._mark_errors:
-            opened.span.set_status(Status(StatusCode.ERROR, f"scope {event.kind} failed"))
+            label = f"{event.kind} {event.name}" if event.name else event.kind
+            opened.span.set_status(Status(StatusCode.ERROR, f"scope {label} failed"))
         _leave(opened, event.ts)
 
     def _compensation(
@@ -375,7 +435,7 @@ class OTelAdapter:
                 attributes=attributes,
                 start_time=_ns(event.ts),
             )
-            run.spans[slot] = _enter(span)
+            run.spans[slot] = _enter(span, event.ts)
             return
         opened = run.spans.pop(slot, None)
         if opened is None:
@@ -413,14 +473,20 @@ def describe_error(error: object) -> tuple[str, str, str]:
 
 # -- run state ----------------------------------------------------------------------
 class _OpenSpan:
-    """A span the adapter started, with the context token that made it current."""
+    """A span the adapter started, with the context token that made it current.
 
-    __slots__ = ("owner", "span", "token")
+    `token` is None for a span that was never made current (a past attempt's span).
+    """
 
-    def __init__(self, span: Span, token: Token[Context], owner: object) -> None:
+    __slots__ = ("owner", "span", "started", "token")
+
+    def __init__(
+        self, span: Span, token: Token[Context] | None, owner: object, started: float
+    ) -> None:
         self.span = span
         self.token = token
         self.owner = owner
+        self.started = started
 
 
 class _RunTrace:
@@ -443,10 +509,10 @@ class _RunTrace:
         return trace.set_span_in_context((parent or self.root).span)
 
 
-def _enter(span: Span) -> _OpenSpan:
+def _enter(span: Span, started: float) -> _OpenSpan:
     """Make `span` current in this task (or thread) and remember how to undo that."""
     token = otel_context.attach(trace.set_span_in_context(span))
-    return _OpenSpan(span, token, _owner())
+    return _OpenSpan(span, token, _owner(), started)
 
 
 def _leave(opened: _OpenSpan, ts: float) -> None:
@@ -456,7 +522,7 @@ def _leave(opened: _OpenSpan, ts: float) -> None:
     example) cannot reset a context variable of the task that set it; that task's
     context then simply ends with it.
     """
-    if opened.owner == _owner():
+    if opened.token is not None and opened.owner == _owner():
         otel_context.detach(opened.token)
     opened.span.end(end_time=_ns(ts))
 
@@ -468,6 +534,11 @@ def _owner() -> object:
     except RuntimeError:  # no running event loop
         task = None
     return task if task is not None else threading.get_ident()
+
+
+def _attempt_slot(step_id: str) -> str:
+    """Where a retried step's current attempt span is kept among the run's spans."""
+    return f"{step_id}#attempt"
 
 
 def _label(event: StepEventBase) -> str:
@@ -487,7 +558,10 @@ def _mark_error(span: Span, error: object, ts: float, *, record_exception: bool)
     span.set_attributes(
         {attr.ERROR_TAG: tag, attr.ERROR_MESSAGE: message, attr.ERROR_TYPE: error_type}
     )
-    span.set_status(Status(StatusCode.ERROR, f"{tag}: {message}"))
+    # "StepTimeout: StepTimeout(name=..., ...)" says the tag twice: a message that
+    # already starts with the tag (a default message) stands alone.
+    description = message if message.startswith(tag) else f"{tag}: {message}"
+    span.set_status(Status(StatusCode.ERROR, description))
     if record_exception and isinstance(error, UnexpectedError):
         cause = error.cause
         if isinstance(cause, BaseException):
