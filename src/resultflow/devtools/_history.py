@@ -13,6 +13,8 @@ Every render method draws the latest run unless given another `RunRecord` (from
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from resultflow.devtools._diff import RunDiff, diff_runs, render_diff
 from resultflow.devtools._export import export_run, import_run
 from resultflow.devtools._mermaid import render_mermaid
@@ -46,7 +48,13 @@ class Devtools:
     apart. At most `max_history` runs are kept: when one more arrives, the oldest
     finished (or imported) run is dropped, and a run still in progress only when every
     other run is in progress too, so a long run is not cut short by quicker runs that
-    started after it. `workflow_name` names runs whose `workflow_start` carries no name.
+    started after it.
+
+    `workflow_name`, when given, names every run this Devtools records or imports (it
+    wins over the body's name and `run(..., name=)`), so `diff_with_previous()`
+    compares consecutive runs of this Devtools, local or imported, even when their
+    bodies are different functions. Without it, runs are named by their
+    `workflow_start` and only runs of the same name are compared.
     """
 
     def __init__(self, workflow_name: str | None = None, max_history: int = 10) -> None:
@@ -61,22 +69,26 @@ class Devtools:
     def handle_event(self, event: WorkflowEvent, ctx: object = None) -> None:
         """Record one event (the `on_event` sink signature: `sink(event, context)`)."""
         if isinstance(event, WorkflowStarted):
-            self._add(RunRecorder(event, name=self.workflow_name))
+            self._add(self._recorder(event))
         recorder = self._recorder_for(event.workflow_id)
         if recorder is None:
             if isinstance(event, _PRE_START_EVENTS):
                 return
             # A run seen mid-way (no workflow_start): record it from here on.
-            recorder = RunRecorder(event, name=self.workflow_name)
+            recorder = self._recorder(event)
             self._add(recorder)
         recorder.add(event)
 
     def import_run(self, text: str | bytes) -> RunRecord:
         """Add a run exported by `export_run` to the history and return it.
 
-        Raises `RunImportError` (a ValueError) when `text` is not a valid export.
+        With an explicit `workflow_name` the run is renamed to it, so it is compared with
+        this Devtools' local runs. Raises `RunImportError` (a ValueError) when `text` is
+        not a valid export.
         """
         run = import_run(text)
+        if self.workflow_name is not None:
+            run = replace(run, name=self.workflow_name)
         self._add(run)
         return run
 
@@ -117,7 +129,11 @@ class Devtools:
         return timeline(chosen) if chosen is not None else []
 
     def diff_with_previous(self, *, duration_threshold: float = 0.2) -> RunDiff | None:
-        """Compare the last run with the previous run of the same name; None if none."""
+        """Compare the last run with the previous run of the same name; None if none.
+
+        With an explicit `workflow_name` every run has that name, so this is the run
+        recorded (or imported) just before the last one.
+        """
         runs = self.runs()
         if not runs:
             return None
@@ -142,6 +158,9 @@ class Devtools:
         return export_run(chosen, indent=indent)
 
     # -- internals --------------------------------------------------------------------
+    def _recorder(self, first: WorkflowEvent) -> RunRecorder:
+        return RunRecorder(first, name=self.workflow_name, name_wins=True)
+
     def _add(self, entry: RunRecorder | RunRecord) -> None:
         self._history.append(entry)
         if len(self._history) <= self.max_history:

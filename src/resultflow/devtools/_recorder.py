@@ -62,9 +62,17 @@ def record_run(events: Iterable[WorkflowEvent], *, name: str | None = None) -> R
 class RunRecorder:
     """Accumulates the events of one run; `record()` returns the run so far."""
 
-    def __init__(self, first: WorkflowEvent, *, name: str | None = None) -> None:
-        """Start a run at `first` (normally its `workflow_start`; any event will do)."""
-        run_name = first.name if isinstance(first, WorkflowStarted) and first.name else name
+    def __init__(
+        self, first: WorkflowEvent, *, name: str | None = None, name_wins: bool = False
+    ) -> None:
+        """Start a run at `first` (normally its `workflow_start`; any event will do).
+
+        `name` names the run when its `workflow_start` carries no name, or always with
+        `name_wins=True` (a name the user gave the recorder explicitly).
+        """
+        self._name_wins = name_wins and name is not None
+        given = first.name if isinstance(first, WorkflowStarted) else None
+        run_name = name if self._name_wins or not given else given
         self._run: RunRecord = RunRecord(
             workflow_id=first.workflow_id, name=run_name, started_at=first.ts
         )
@@ -111,7 +119,8 @@ class RunRecorder:
         run = self._run
         match event:
             case WorkflowStarted():
-                self._run = replace(run, started_at=event.ts, name=event.name or run.name)
+                named = run.name if self._name_wins else event.name or run.name
+                self._run = replace(run, started_at=event.ts, name=named)
             case WorkflowSucceeded():
                 self._run = replace(
                     run, status="success", ended_at=event.ts, duration_s=event.duration_s
