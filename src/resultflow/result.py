@@ -21,12 +21,11 @@ from typing import (
     NoReturn,
     Self,
     TypeAlias,
-    TypeVar,
     cast,
     final,
 )
 
-from typing_extensions import TypeIs
+from typing_extensions import TypeIs, TypeVar
 
 __all__ = ["Err", "Ok", "Result", "UnwrapError", "is_err", "is_ok"]
 
@@ -34,9 +33,26 @@ T = TypeVar("T")
 E = TypeVar("E")
 U = TypeVar("U")
 F = TypeVar("F")
+# `and_then`/`or_else` infer the new Ok and Err types from what the function returns; a
+# lambda that returns only `Ok(...)` leaves the Err type unsolved (only `Err(...)`, the
+# Ok type): the default makes that `Err[Never]`, where pyright would otherwise say
+# `Err[Unknown]` (an error under strict).
+NewT = TypeVar("NewT", default=Never)
+NewE = TypeVar("NewE", default=Never)
 V = TypeVar("V")
 T_co = TypeVar("T_co", covariant=True)
 E_co = TypeVar("E_co", covariant=True)
+
+_Ignored: TypeAlias = Any
+"""The parameter type of a callback the receiving class never calls (`Err.map`, `Ok.map_err`).
+
+On a `Result[T, E]` (the union `Ok[T] | Err[E]`) a method call is checked against both
+classes, and a lambda argument is inferred once per class. `Never` there made any use
+of the parameter an error under pyright (`lambda row: User(*row)`: "Never is not
+iterable") and mypy (`lambda xs: [x for x in xs]`: "need type annotation"), although
+the lambda is only ever called by the other class, with the right type. `Any` lets the
+ignored side accept every lambda; the side that calls it still checks it.
+"""
 
 _BOOL_MESSAGE = (
     "a Result has no truth value; test it with isinstance(r, Ok), is_ok(r), "
@@ -112,15 +128,15 @@ class Ok(Generic[T_co]):
         """Return `Ok(f(value))`."""
         return Ok(f(self._value))
 
-    def map_err(self, f: Callable[[Never], object]) -> Self:
+    def map_err(self, f: Callable[[_Ignored], object]) -> Self:
         """Return self unchanged: there is no error to map."""
         return self
 
-    def and_then(self, f: Callable[[T_co], Ok[U] | Err[F]]) -> Ok[U] | Err[F]:
+    def and_then(self, f: Callable[[T_co], Ok[NewT] | Err[NewE]]) -> Ok[NewT] | Err[NewE]:
         """Chain a Result-returning function on the value."""
         return f(self._value)
 
-    def or_else(self, f: Callable[[Never], object]) -> Self:
+    def or_else(self, f: Callable[[_Ignored], object]) -> Self:
         """Return self unchanged: there is nothing to recover from."""
         return self
 
@@ -129,7 +145,7 @@ class Ok(Generic[T_co]):
         f(self._value)
         return self
 
-    def tap_err(self, f: Callable[[Never], object]) -> Self:
+    def tap_err(self, f: Callable[[_Ignored], object]) -> Self:
         """Return self: `f` only runs on an Err."""
         return self
 
@@ -138,17 +154,17 @@ class Ok(Generic[T_co]):
         """Return `Ok(await f(value))`."""
         return Ok(await f(self._value))
 
-    async def map_err_async(self, f: Callable[[Never], Awaitable[object]]) -> Self:
+    async def map_err_async(self, f: Callable[[_Ignored], Awaitable[object]]) -> Self:
         """Return self unchanged."""
         return self
 
     async def and_then_async(
-        self, f: Callable[[T_co], Awaitable[Ok[U] | Err[F]]]
-    ) -> Ok[U] | Err[F]:
+        self, f: Callable[[T_co], Awaitable[Ok[NewT] | Err[NewE]]]
+    ) -> Ok[NewT] | Err[NewE]:
         """Chain an async Result-returning function on the value."""
         return await f(self._value)
 
-    async def or_else_async(self, f: Callable[[Never], Awaitable[object]]) -> Self:
+    async def or_else_async(self, f: Callable[[_Ignored], Awaitable[object]]) -> Self:
         """Return self unchanged."""
         return self
 
@@ -165,7 +181,7 @@ class Ok(Generic[T_co]):
         """Return the value (the default is ignored)."""
         return self._value
 
-    def unwrap_or_else(self, f: Callable[[Never], U]) -> T_co | U:
+    def unwrap_or_else(self, f: Callable[[_Ignored], U]) -> T_co | U:
         """Return the value (`f` is not called)."""
         return self._value
 
@@ -173,7 +189,7 @@ class Ok(Generic[T_co]):
         """Return the value."""
         return self._value
 
-    def match(self, *, ok: Callable[[T_co], U], err: Callable[[Never], V]) -> U | V:
+    def match(self, *, ok: Callable[[T_co], U], err: Callable[[_Ignored], V]) -> U | V:
         """Return `ok(value)`."""
         return ok(self._value)
 
@@ -241,7 +257,7 @@ class Err(Generic[E_co]):
         return (Err, (self._error, self._cause))
 
     # -- transforming ---------------------------------------------------------------
-    def map(self, f: Callable[[Never], object]) -> Self:
+    def map(self, f: Callable[[_Ignored], object]) -> Self:
         """Return self unchanged: there is no value to map."""
         return self
 
@@ -249,15 +265,15 @@ class Err(Generic[E_co]):
         """Return `Err(f(error))`, keeping the cause."""
         return Err(f(self._error), self._cause)
 
-    def and_then(self, f: Callable[[Never], object]) -> Self:
+    def and_then(self, f: Callable[[_Ignored], object]) -> Self:
         """Return self: the chain stops at the first Err."""
         return self
 
-    def or_else(self, f: Callable[[E_co], Ok[U] | Err[F]]) -> Ok[U] | Err[F]:
+    def or_else(self, f: Callable[[E_co], Ok[NewT] | Err[NewE]]) -> Ok[NewT] | Err[NewE]:
         """Recover with a Result-returning function of the error."""
         return f(self._error)
 
-    def tap(self, f: Callable[[Never], object]) -> Self:
+    def tap(self, f: Callable[[_Ignored], object]) -> Self:
         """Return self: `f` only runs on an Ok."""
         return self
 
@@ -267,7 +283,7 @@ class Err(Generic[E_co]):
         return self
 
     # -- async transforming -----------------------------------------------------------
-    async def map_async(self, f: Callable[[Never], Awaitable[object]]) -> Self:
+    async def map_async(self, f: Callable[[_Ignored], Awaitable[object]]) -> Self:
         """Return self unchanged."""
         return self
 
@@ -275,11 +291,13 @@ class Err(Generic[E_co]):
         """Return `Err(await f(error))`, keeping the cause."""
         return Err(await f(self._error), self._cause)
 
-    async def and_then_async(self, f: Callable[[Never], Awaitable[object]]) -> Self:
+    async def and_then_async(self, f: Callable[[_Ignored], Awaitable[object]]) -> Self:
         """Return self unchanged."""
         return self
 
-    async def or_else_async(self, f: Callable[[E_co], Awaitable[Ok[U] | Err[F]]]) -> Ok[U] | Err[F]:
+    async def or_else_async(
+        self, f: Callable[[E_co], Awaitable[Ok[NewT] | Err[NewE]]]
+    ) -> Ok[NewT] | Err[NewE]:
         """Recover with an async Result-returning function of the error."""
         return await f(self._error)
 
@@ -304,7 +322,7 @@ class Err(Generic[E_co]):
         """Raise `UnwrapError(message)` carrying this Err."""
         raise UnwrapError(message, self)
 
-    def match(self, *, ok: Callable[[Never], U], err: Callable[[E_co], V]) -> U | V:
+    def match(self, *, ok: Callable[[_Ignored], U], err: Callable[[E_co], V]) -> U | V:
         """Return `err(error)`."""
         return err(self._error)
 
