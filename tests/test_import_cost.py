@@ -103,3 +103,19 @@ def test_every_reliability_name_resolves_from_its_module() -> None:
         assert value is not None, name
     with pytest.raises(AttributeError, match="no_such_name"):
         _ = resultflow.reliability.no_such_name  # type: ignore[attr-defined]
+
+
+def test_the_import_time_bench_counts_each_module_once_after_asyncio() -> None:
+    from bench.import_time import own_import_ms
+
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       100 |        100 | _io\n"
+        "import time:       300 |        900 |   asyncio.events\n"
+        "import time:       200 |       1100 | asyncio\n"
+        "import time:       500 |        500 |   resultflow.result\n"
+        "import time:      1000 |       1500 | resultflow\n"
+        "import time:       250 |        250 | resultflow.otel\n"
+    )
+    assert own_import_ms(stderr) == 1.75  # resultflow (with its child) + resultflow.otel
+    assert own_import_ms(stderr, after="resultflow") == 0.25
