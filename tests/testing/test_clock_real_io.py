@@ -120,7 +120,8 @@ async def test_a_running_subprocess_blocks_the_jump() -> None:
 
 
 async def test_time_still_jumps_when_only_idle_connections_are_open() -> None:
-    # An open connection nobody reads from (a pool's idle socket) is not work in flight.
+    # An open connection nobody reads from (a pool's idle socket), and a server waiting
+    # for its client's next request, are not work in flight.
     clock = TestClock()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -130,6 +131,7 @@ async def test_time_still_jumps_when_only_idle_connections_are_open() -> None:
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     _, writer = await asyncio.open_connection("127.0.0.1", port)
+    await asyncio.sleep(0.01)  # real-sleep-ok: lets the server start reading the connection
     try:
         started = time.perf_counter()
         await clock.sleep(30)

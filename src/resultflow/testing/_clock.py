@@ -41,7 +41,8 @@ class TestClock:
     executor's future, a socket operation or stream read waits for data, or a child
     process runs, time does not jump; it waits, in real time, for that work. So a
     50 ms database call in a thread is not timed out by a virtual `timeout=5`. An
-    open connection nobody is reading from (a pool's idle socket) does not hold time.
+    open connection nobody is reading from (a pool's idle socket) and a server waiting
+    for requests (an in-process test server) do not hold time.
     With `autojump=False` sleepers wait until `advance()` passes their deadline.
     `sleep(math.inf)` waits until cancelled: time never jumps to infinity.
 
@@ -171,7 +172,7 @@ def _real_work_in_flight(loop: asyncio.AbstractEventLoop) -> bool:
         _executor_busy(loop)
         or _awaiting_other_thread(loop)
         or _io_in_flight(loop)
-        or _child_process_running()
+        or _child_process_running(loop)
     )
 
 
@@ -208,7 +209,8 @@ def _io_in_flight(loop: asyncio.AbstractEventLoop) -> bool:
     """A file descriptor the loop watches has an operation waiting on it.
 
     Writers are always in flight (an unsent buffer, a connect). Readers are, except a
-    listening server, an idle stream nobody reads from, and the loop's own self-pipe.
+    listening server, a server's connection waiting for a request, an idle stream
+    nobody reads from, and the loop's own self-pipe.
     """
     selector: object = getattr(loop, "_selector", None)
     get_map = getattr(selector, "get_map", None)
@@ -242,7 +244,12 @@ def _reader_waiting(handle: object) -> bool:
         return False
     if name != "_read_ready":  # sock_recv/sock_accept, a driver's add_reader, pidfd
         return True
-    protocol: object = getattr(getattr(callback, "__self__", None), "_protocol", None)
+    transport: object = getattr(callback, "__self__", None)
+    if getattr(transport, "_server", None) is not None:
+        # A connection a server accepted waits for its client's next request: that is
+        # serving, not work in flight (an in-process test server would hold time forever).
+        return False
+    protocol: object = getattr(transport, "_protocol", None)
     if not isinstance(protocol, asyncio.StreamReaderProtocol):
         return False  # an idle transport of some other protocol: not known to be waiting
     stream: object = getattr(protocol, "_stream_reader", None)
@@ -250,6 +257,16 @@ def _reader_waiting(handle: object) -> bool:
     return isinstance(waiter, asyncio.Future) and not waiter.done()
 
 
-def _child_process_running() -> bool:
-    """asyncio's threaded child watcher is waiting for a child process to exit."""
-    return any("waitpid-" in thread.name and thread.is_alive() for thread in threading.enumerate())
+def _child_process_running(loop: asyncio.AbstractEventLoop) -> bool:
+    """asyncio's threaded child watcher waits for a child process this loop started.
+
+    The watcher's threads are process-wide; each one's first argument is the loop to
+    notify, so a process left running by another loop (another test) does not count.
+    """
+    for thread in threading.enumerate():
+        if "waitpid-" not in thread.name or not thread.is_alive():
+            continue
+        arguments: object = getattr(thread, "_args", ())
+        if isinstance(arguments, tuple) and arguments[:1] == (loop,):
+            return True
+    return False
