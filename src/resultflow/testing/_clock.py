@@ -258,7 +258,7 @@ def _reader_waiting(handle: object) -> bool:
 
 
 def _child_process_running(loop: asyncio.AbstractEventLoop) -> bool:
-    """asyncio's threaded child watcher waits for a child process this loop started.
+    """True while asyncio's threaded child watcher waits for a process this loop started.
 
     The watcher's threads are process-wide; each one's first argument is the loop to
     notify, so a process left running by another loop (another test) does not count.
