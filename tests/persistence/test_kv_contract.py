@@ -196,6 +196,39 @@ async def test_scan_skips_deleted_keys(kv: KVStore) -> None:
 # -- keys ---------------------------------------------------------------------------
 
 
+async def test_keys_of_a_megabyte_work_in_every_operation(kv: KVStore) -> None:
+    """Past PostgreSQL's ~2.7 KB btree limit: a 1 MiB key, and long keys that differ
+    only after their first 1024 bytes (the part a scan index may hold)."""
+    huge = "k" * (1 << 20)
+    twins = ["p" * 3000 + "a", "p" * 3000 + "b", "p" * 3000]
+    await kv.set(huge, "huge")
+    for index, key in enumerate(twins):
+        await kv.set(key, str(index))
+    assert await kv.get(huge) == "huge" and await kv.exists(huge)
+    assert [await kv.get(key) for key in twins] == ["0", "1", "2"]
+    assert await kv.compare_and_set(huge, "huge", "next") is True
+    assert await kv.compare_and_set(huge, "huge", "late") is False
+    assert await kv.get(huge) == "next"
+    assert await keys_of(kv, "k") == {huge}
+    assert await keys_of(kv, "p" * 3000) == set(twins)
+    assert await keys_of(kv, "p" * 3000 + "b") == {twins[1]}
+    assert await keys_of(kv, "p" * 2000 + "q") == set()
+    await kv.delete(huge)
+    assert await kv.get(huge) is None
+    assert await keys_of(kv) == set(twins)
+
+
+async def test_scan_of_long_keys_sharing_their_first_kilobyte_across_batches(
+    kv: KVStore,
+) -> None:
+    shared = "s" * 1100
+    keys = [f"{shared}{index:04d}" for index in range(520)]  # more than one batch
+    await asyncio.gather(*(kv.set(key, "v") for key in keys))
+    await kv.set("s", "v")
+    assert await keys_of(kv, shared) == set(keys)
+    assert await keys_of(kv, "s") == {*keys, "s"}
+
+
 async def test_weird_keys_are_distinct_and_round_trip(kv: KVStore, weird_keys: list[str]) -> None:
     for index, key in enumerate(weird_keys):
         await kv.set(key, f"value-{index}")
