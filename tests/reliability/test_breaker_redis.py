@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import socket
 import sys
@@ -424,3 +425,137 @@ def test_a_missing_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch
         monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(ImportError, match=r"resultflow\[redis\]"):
         RedisBreakerStore("redis://127.0.0.1:6379/0")
+
+
+# -- garbage in the keys is a typed error, and is repaired -------------------------------
+
+GARBAGE: list[tuple[str, dict[str, str]]] = [
+    ("unknown state", {"state": "pwned"}),
+    ("opened_at", {"state": "open", "opened_at": "inf"}),
+    ("opened_at", {"state": "open", "opened_at": "nan"}),
+    ("opened_at", {"state": "open", "opened_at": "-inf"}),
+    ("opened_at", {"state": "open", "opened_at": "soon"}),
+    ("opened_at", {"state": "open", "opened_at": repr(START + 1e9)}),  # far ahead
+    ("count", {"state": "closed", "success_count": "abc"}),
+    ("count", {"state": "closed", "success_count": "-1"}),
+    ("count", {"state": "half_open", "half_open_successes": "1.5"}),
+    ("count", {"state": "closed", "generation": "1e400"}),
+]
+
+
+@pytest.mark.parametrize(("why", "fields"), GARBAGE)
+async def test_garbage_state_is_a_typed_error_and_is_repaired(
+    store: RedisBreakerStore, clock: TestClock, redis_url: str, why: str, fields: dict[str, str]
+) -> None:
+    breaker = make(store, clock)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.hset(store.keys_for("svc")[0], mapping=fields)  # type: ignore[misc]
+        with pytest.raises(BreakerStoreError, match=f"unreadable breaker state.*{why}"):
+            await breaker.call(ok)
+        assert await client.exists(*store.keys_for("svc")) == 0  # deleted, not kept
+    finally:
+        await client.aclose()
+    assert await breaker.call(ok) == Ok("fine")
+    assert await breaker.fetch_stats() == BreakerStats(CLOSED, 0, 1, 0, 0.0)
+
+
+@pytest.mark.parametrize("which", ["state", "failures", "trials"])
+async def test_keys_of_the_wrong_type_or_future_times_are_repaired(
+    store: RedisBreakerStore, clock: TestClock, redis_url: str, which: str
+) -> None:
+    breaker = make(store, clock)
+    state_key, failures_key, trials_key = store.keys_for("svc")
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        for wrong_type in (True, False):
+            if wrong_type:
+                key = {"state": state_key, "failures": failures_key, "trials": trials_key}[which]
+                await client.set(key, "x")
+            elif which == "state":
+                continue
+            else:  # a failure or a trial lease stamped forever ahead never ages out
+                key = failures_key if which == "failures" else trials_key
+                await client.zadd(key, {"forged": float("inf")})
+            with pytest.raises(BreakerStoreError, match="unreadable breaker state"):
+                await breaker.call(ok)
+            assert await client.exists(state_key, failures_key, trials_key) == 0
+            assert await breaker.call(ok) == Ok("fine")
+    finally:
+        await client.aclose()
+
+
+async def test_a_refusal_never_asks_to_wait_past_the_state_keys_expiry(
+    store: RedisBreakerStore, clock: TestClock, redis_url: str
+) -> None:
+    breaker = make(store, clock, reset_timeout=3600.0)
+    await trip(breaker)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.pexpire(store.keys_for("svc")[0], 5000)  # the state goes in 5 s
+    finally:
+        await client.aclose()
+    refused = await breaker.call_result(ok)
+    assert isinstance(refused, Err) and isinstance(refused.error, CircuitOpen)
+    assert refused.error.retry_after is not None
+    assert 0 < refused.error.retry_after <= 5.0
+
+
+async def test_huge_timeouts_are_capped_in_redis_and_infinite_ones_refused(
+    store: RedisBreakerStore, clock: TestClock, redis_url: str
+) -> None:
+    breaker = make(store, clock, reset_timeout=1e300, window=1e300)
+    await trip(breaker)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        ttl_ms = await client.pttl(store.keys_for("svc")[0])
+    finally:
+        await client.aclose()
+    assert 0 < ttl_ms <= 10 * 365 * 24 * 3600 * 1000
+    for bad in (math.inf, math.nan):
+        with pytest.raises(ValueError, match="finite"):
+            make(store, clock, reset_timeout=bad)
+        with pytest.raises(ValueError, match="finite"):
+            make(store, clock, window=bad)
+
+
+# -- a namespace of its own ---------------------------------------------------------------
+
+
+async def test_default_prefixes_of_kv_breaker_and_limiter_are_disjoint(redis_url: str) -> None:
+    """A `RedisKV` key can never be a guard's key, and a KV scan never lists them."""
+    from resultflow.persistence._kv_redis import RedisKV
+    from resultflow.reliability._limiters.combined import RateLimiter
+    from resultflow.reliability._limiters.redis import RedisLimiterStore
+
+    name = f"ns-{os.getpid()}-{id(redis_url)}"
+    kv = RedisKV(redis_url)
+    async with RedisBreakerStore(redis_url) as breakers, RedisLimiterStore(redis_url) as limiters:
+        try:
+            # What collided before: KV keys spelled like the guards' keys.
+            await kv.set(f"limiter:{name}", "not a bucket")
+            await kv.set(f"breaker:{{{name}}}:state", "not a hash")
+            breaker = CircuitBreaker(name, store=breakers, clock=TestClock(START))
+            limiter = RateLimiter(name, rate=1.0, burst=2, strategy="reject", store=limiters)
+            assert await breaker.call(ok) == Ok("fine")
+            await limiter.acquire()
+            listed = [key async for key in kv.scan("")]
+            assert sorted(key for key in listed if name in key) == [
+                f"breaker:{{{name}}}:state",
+                f"limiter:{name}",
+            ]
+            for prefix in (breakers.prefix, limiters.prefix):
+                assert not prefix.startswith(kv.prefix) and not kv.prefix.startswith(prefix)
+            assert not breakers.prefix.startswith(limiters.prefix)
+            assert not limiters.prefix.startswith(breakers.prefix)
+        finally:
+            await kv.delete(f"limiter:{name}")
+            await kv.delete(f"breaker:{{{name}}}:state")
+            await breakers.delete(name)
+            await limiters.client.delete(limiters.key_for(name))
+            await kv.close()
+
+
+def test_an_empty_prefix_is_refused() -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        RedisBreakerStore("redis://127.0.0.1:6379/0", prefix="")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from resultflow.reliability._limiters.combined import (
     RateLimiter,
 )
 from resultflow.reliability._limiters.redis import RedisLimiterStore
+from resultflow.reliability._limiters.store import BucketSpec
 from resultflow.result import Err, Ok, Result
 
 pytestmark = pytest.mark.services
@@ -272,3 +274,87 @@ def test_processes_hammering_one_bucket_stay_within_its_capacity(
     assert total >= rate * longest * 0.5, (total, longest, reports)
     assert all(report["admitted"] > 0 for report in reports), reports
     print(f"admitted {total} in {window:.3f} s across {len(reports)} processes: {reports}")
+
+
+# -- garbage in a bucket is a typed error, and is repaired --------------------------------
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"tokens": "abc", "at": "1"},
+        {"tokens": "-1e308", "at": "1"},  # a waiter would sleep ~forever
+        {"tokens": "-1", "at": "1"},
+        {"tokens": "nan", "at": "1"},
+        {"tokens": "inf", "at": "1"},
+        {"tokens": "1", "at": "inf"},
+        {"tokens": "1", "at": "nan"},
+        {"tokens": "1", "at": "1e300"},  # counted in the far future: never refills
+        {"tokens": "1"},
+        {"at": "1"},
+    ],
+)
+async def test_garbage_in_a_bucket_is_a_typed_error_and_is_repaired(
+    store: RedisLimiterStore, redis_url: str, fields: dict[str, str]
+) -> None:
+    limiter = RateLimiter("garbled", rate=1.0, burst=2, store=store)  # the wait strategy
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.hset(store.key_for("garbled"), mapping=fields)  # type: ignore[misc]
+        # The bound only turns a regression (a waiter sleeping ~forever) into a failure.
+        async with asyncio.timeout(30):
+            with pytest.raises(LimiterStoreError, match="unreadable limiter state"):
+                await limiter.acquire()
+        assert await client.exists(store.key_for("garbled")) == 0  # deleted, not kept
+    finally:
+        await client.aclose()
+    await limiter.acquire()  # a new, full bucket
+    assert limiter.stats().waiting == 0
+
+
+async def test_a_bucket_key_of_the_wrong_type_is_repaired(
+    store: RedisLimiterStore, redis_url: str
+) -> None:
+    limiter = RateLimiter("typed", rate=1.0, burst=2, strategy="reject", store=store)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.set(store.key_for("typed"), "not a hash")
+        with pytest.raises(LimiterStoreError, match="wrong type"):
+            await limiter.acquire()
+    finally:
+        await client.aclose()
+    await limiter.acquire()
+
+
+async def test_a_wait_is_capped_by_the_keys_own_expiry(
+    store: RedisLimiterStore, redis_url: str
+) -> None:
+    spec = BucketSpec(capacity=1, refill_rate=0.001)  # a token every 1000 s
+    assert await store.take("slow", spec, 0.0) == 0.0
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.pexpire(store.key_for("slow"), 2000)  # the bucket is full in 2 s
+    finally:
+        await client.aclose()
+    assert 0 < await store.take("slow", spec, 0.0) <= 2.0
+
+
+async def test_huge_buckets_are_capped_in_redis_and_infinite_ones_refused(
+    store: RedisLimiterStore, redis_url: str
+) -> None:
+    limiter = RateLimiter("glacial", rate=1e-300, burst=1e300, strategy="reject", store=store)
+    await limiter.acquire()
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        ttl_ms = await client.pttl(store.key_for("glacial"))
+    finally:
+        await client.aclose()
+    assert 0 < ttl_ms <= 10 * 365 * 24 * 3600 * 1000
+    for options in ({"rate": math.inf}, {"burst": math.inf}, {"burst": math.nan}):
+        with pytest.raises(ValueError, match=r"finite|burst"):
+            RateLimiter("bad", store=store, **options)  # type: ignore[arg-type]
+
+
+def test_an_empty_prefix_is_refused() -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        RedisLimiterStore("redis://127.0.0.1:6379/0", prefix="")

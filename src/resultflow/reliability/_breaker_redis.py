@@ -14,19 +14,27 @@ Design:
   generation), `<prefix>{name}:failures` (sorted set of failure times, at most
   `failure_threshold` kept) and `<prefix>{name}:trials` (sorted set of trial tokens
   scored by the end of their lease). Keys expire after
-  `2 * max(window, reset_timeout) + 60` s without writes, which returns an idle breaker
-  to CLOSED.
+  `2 * max(window, reset_timeout) + 60` s without writes (at most ten years), which
+  returns an idle breaker to CLOSED. The default prefix `resultflow-breaker:` shares
+  no keys with `RedisKV` (`resultflow:`) or `RedisLimiterStore` (`resultflow-limiter:`).
 - Time is the breaker's `clock.now()` (wall-clock seconds) sent with each call, not
   Redis TIME: the same state machine then runs identically against `TestClock` in
   tests. Processes sharing a breaker need roughly synchronized clocks (NTP); a skew
   of d seconds shifts the window and the reopen time by about d.
 - A Redis error becomes `BreakerStoreError` naming the breaker and the server.
+- Garbage in the keys (an unknown state, a time that is not a finite number or lies
+  further ahead than the breaker's own timeouts, a count that is not a whole number,
+  a key of the wrong type) is never acted on: the script deletes the keys (the breaker
+  is then a new, CLOSED one) and the call raises `BreakerStoreError`. A refused
+  call's `retry_after` is capped by the state key's remaining lifetime, after which
+  the breaker is CLOSED anyway. The connection, error and garbage handling are
+  `RedisScriptStore`'s, shared with the limiter store.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from resultflow.reliability._breaker_store import (
     Admission,
@@ -38,7 +46,11 @@ from resultflow.reliability._breaker_store import (
     Transition,
     Update,
 )
-from resultflow.reliability._redis_script import connect_script
+from resultflow.reliability._redis_script import (
+    LUA_HELPERS,
+    RedisScriptStore,
+    ttl_milliseconds,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -46,23 +58,27 @@ if TYPE_CHECKING:
 __all__ = ["RedisBreakerStore"]
 
 
-class RedisBreakerStore:
+class RedisBreakerStore(RedisScriptStore):
     """Keeps breaker state in Redis so that same-named breakers in many processes act as one.
 
-    `url_or_client` is a `redis://` URL (the store then owns the client; close it with
-    `await store.aclose()` or `async with store:`) or a `redis.asyncio.Redis` client you
-    manage. `prefix` starts every key.
+    Args:
+        url_or_client: A `redis://` URL (the store then owns the client; close it with
+            `await store.aclose()` or `async with store:`) or a `redis.asyncio.Redis`
+            client you manage.
+        prefix: The start of every key; the default shares no key with `RedisKV` or
+            `RedisLimiterStore` defaults.
+
+    Raises:
+        ValueError: `prefix` is empty.
+        ImportError: redis-py is not installed (names the `redis` extra).
     """
 
-    def __init__(self, url_or_client: str | Redis, prefix: str = "resultflow:breaker:") -> None:
-        self._redis = connect_script(url_or_client, _SCRIPT, owner="RedisBreakerStore")
-        self._prefix = prefix
-        self._seen: dict[str, BreakerRecord] = {}
+    kind = "breaker"
+    error = BreakerStoreError
 
-    @property
-    def prefix(self) -> str:
-        """The prefix of every key this store writes."""
-        return self._prefix
+    def __init__(self, url_or_client: str | Redis, prefix: str = "resultflow-breaker:") -> None:
+        super().__init__(url_or_client, prefix, _SCRIPT)
+        self._seen: dict[str, BreakerRecord] = {}
 
     def keys_for(self, name: str) -> list[str]:
         """The Redis keys holding the breaker `name` (state, failures, trials)."""
@@ -100,30 +116,12 @@ class RedisBreakerStore:
 
     async def delete(self, name: str) -> None:
         """Remove every key of the breaker `name` (for clean-up; `reset` keeps the keys)."""
-        try:
-            await self._redis.client.delete(*self.keys_for(name))
-        except self._redis.errors as exc:
-            raise BreakerStoreError(
-                f"breaker {name!r}: Redis store at {self._redis.where} failed during delete: {exc}"
-            ) from exc
+        await self._delete(name, self.keys_for(name))
         self._seen.pop(name, None)
 
     def peek(self, name: str) -> BreakerRecord | None:
         """The last record this store read or wrote for `name` (no I/O)."""
         return self._seen.get(name)
-
-    async def aclose(self) -> None:
-        """Close the Redis client if this store created it from a URL."""
-        await self._redis.aclose()
-
-    async def __aenter__(self) -> RedisBreakerStore:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        return f"RedisBreakerStore({self._redis.where!r}, prefix={self._prefix!r})"
 
     # -- internals ------------------------------------------------------------------
     async def _run(
@@ -137,7 +135,7 @@ class RedisBreakerStore:
         ticket: Ticket | None = None,
         failed: bool = False,
     ) -> _Reply:
-        ttl_ms = math.ceil((2 * max(config.window, config.reset_timeout) + 60) * 1000)
+        ttl_ms = ttl_milliseconds(2 * max(config.window, config.reset_timeout) + 60)
         args = [
             op,
             repr(float(now)),
@@ -152,13 +150,11 @@ class RedisBreakerStore:
             ticket.token if ticket is not None else token,
             "1" if failed else "0",
         ]
+        items = await self._eval(name, op, self.keys_for(name), args)
         try:
-            raw = await self._redis.script(keys=self.keys_for(name), args=args)
-        except self._redis.errors as exc:
-            raise BreakerStoreError(
-                f"breaker {name!r}: Redis store at {self._redis.where} failed during {op}: {exc}"
-            ) from exc
-        reply = _parse(raw)
+            reply = _parse(items)
+        except (ValueError, IndexError, OverflowError) as exc:
+            raise self._fail(name, f"sent an unreadable reply during {op}: {exc}") from exc
         self._seen[name] = reply.record
         return reply
 
@@ -182,16 +178,15 @@ class _Reply:
         self.transitions = transitions
 
 
-def _parse(raw: object) -> _Reply:
+def _parse(items: list[str]) -> _Reply:
     """Decode the script's flat reply (see the `return` at the end of `_SCRIPT`)."""
-    if not isinstance(raw, list) or len(cast("list[object]", raw)) < 10:
-        raise BreakerStoreError(f"unexpected reply from the breaker script: {raw!r}")
-    items = [_text(item) for item in cast("list[object]", raw)]
+    if len(items) < 10:
+        raise ValueError(f"{len(items)} items where at least 10 were expected")
     transitions = tuple(_transition(pair) for pair in items[9].split(",") if pair)
     record = BreakerRecord(
         state=CircuitState(items[3]),
-        opened_at=float(items[4]),
-        failure_times=tuple(float(t) for t in items[10:]),
+        opened_at=_finite(items[4]),
+        failure_times=tuple(_finite(t) for t in items[10:]),
         success_count=int(items[5]),
         half_open_successes=int(items[6]),
         trials_active=int(items[7]),
@@ -200,16 +195,17 @@ def _parse(raw: object) -> _Reply:
     return _Reply(
         admitted=items[0] == "1",
         trial=items[1] == "1",
-        retry_after=float(items[2]),
+        retry_after=_finite(items[2]),
         record=record,
         transitions=transitions,
     )
 
 
-def _text(item: object) -> str:
-    if isinstance(item, bytes):
-        return item.decode()
-    return str(item)
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text!r} is not a finite number")
+    return number
 
 
 def _transition(pair: str) -> Transition:
@@ -219,7 +215,8 @@ def _transition(pair: str) -> Transition:
 
 # The state machine of `resultflow.breaker_store`, in Lua. Numbers go back as strings
 # (a Lua number in a reply would be truncated to an integer).
-_SCRIPT = """
+_SCRIPT = (
+    """
 local state_key, failures_key, trials_key = KEYS[1], KEYS[2], KEYS[3]
 local op = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -233,9 +230,12 @@ local ticket_trial = ARGV[9] == '1'
 local ticket_generation = tonumber(ARGV[10])
 local token = ARGV[11]
 local failed = ARGV[12] == '1'
-
-local function fmt(x) return string.format('%.17g', x) end
-
+__HELPERS__
+-- Garbage (hand-edited, or written by something else) is deleted, never acted on.
+if not (of_type(state_key, 'hash') and of_type(failures_key, 'zset')
+    and of_type(trials_key, 'zset')) then
+  return corrupt('a key of the wrong type', state_key, failures_key, trials_key)
+end
 local f = redis.call('HMGET', state_key, 'state', 'opened_at', 'success_count',
   'half_open_successes', 'generation')
 local state = f[1] or 'closed'
@@ -246,6 +246,25 @@ local generation = tonumber(f[5]) or 0
 local transitions = {}
 local admitted, trial, retry_after = 0, 0, 0
 local dirty = false
+
+-- Times may run ahead of `now` by a clock skew, but not by more than the timeouts.
+if state ~= 'closed' and state ~= 'open' and state ~= 'half_open' then
+  return corrupt('unknown state', state_key, failures_key, trials_key)
+end
+if (f[2] and not finite(tonumber(f[2]))) or opened_at > now + reset_timeout then
+  return corrupt('opened_at is not a time', state_key, failures_key, trials_key)
+end
+if not (count(success_count) and count(half_open_successes) and count(generation))
+    or (f[3] and not tonumber(f[3])) or (f[4] and not tonumber(f[4]))
+    or (f[5] and not tonumber(f[5])) then
+  return corrupt('a count is not a whole number', state_key, failures_key, trials_key)
+end
+if #redis.call('ZRANGEBYSCORE', failures_key, '(' .. fmt(now + window), '+inf', 'LIMIT', 0, 1) > 0
+    or #redis.call('ZRANGEBYSCORE', trials_key, '(' .. fmt(now + 2 * reset_timeout), '+inf',
+      'LIMIT', 0, 1) > 0 then
+  return corrupt('a failure or trial time lies in the future', state_key, failures_key,
+    trials_key)
+end
 
 local function move(new_state)
   table.insert(transitions, state .. '>' .. new_state)
@@ -287,6 +306,11 @@ if op == 'admit' then
     admitted = 1
   elseif state == 'open' then
     retry_after = opened_at + reset_timeout - now
+    -- Once the state key expires the breaker is CLOSED: never ask for a longer wait.
+    local left = redis.call('PTTL', state_key)
+    if left >= 0 and retry_after > left / 1000 then
+      retry_after = left / 1000
+    end
   else
     redis.call('ZREMRANGEBYSCORE', trials_key, '-inf', fmt(now))
     if redis.call('ZCARD', trials_key) < half_open_max then
@@ -349,3 +373,4 @@ for i = 2, #times, 2 do
 end
 return out
 """
+).replace("__HELPERS__", LUA_HELPERS)

@@ -80,8 +80,16 @@ class BreakerConfig:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         for name in ("reset_timeout", "window"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value < float("inf")
+            ):
+                # Infinity and NaN are refused: no store can keep "open forever" as a
+                # time, and `reset()` already closes a breaker by hand.
+                raise ValueError(
+                    f"{name} must be a positive, finite number of seconds, got {value!r}"
+                )
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,10 +29,16 @@ class BucketSpec:
     refill_rate: float
 
     def __post_init__(self) -> None:
-        if not self.capacity >= 1:
-            raise ValueError(f"a bucket must hold at least one token, got {self.capacity!r}")
-        if not self.refill_rate > 0:
-            raise ValueError(f"the refill rate must be positive, got {self.refill_rate!r}")
+        # Infinity and NaN are refused: a store keeps these numbers, and a bucket of
+        # infinite tokens or refill has no expiry a store could compute.
+        if not 1 <= self.capacity < float("inf"):
+            raise ValueError(
+                f"a bucket must hold at least one token (a finite number), got {self.capacity!r}"
+            )
+        if not 0 < self.refill_rate < float("inf"):
+            raise ValueError(
+                f"the refill rate must be positive and finite, got {self.refill_rate!r}"
+            )
 
     def seconds_until(self, tokens: float, wanted: float = 1.0) -> float:
         """Seconds until a bucket now holding `tokens` holds `wanted` tokens."""
