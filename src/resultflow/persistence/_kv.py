@@ -135,10 +135,13 @@ def _require_utf8(text: str, what: str) -> None:
 class MemoryKV:
     """An in-process `KVStore`: a dict with expiry times read from an injectable clock.
 
-    The default store, and the one tests use. `clock` (default: the system clock)
-    decides when entries with a TTL expire, so a `TestClock` expires them virtually.
-    Every change holds one lock, so `compare_and_set` is atomic even when the store is
-    shared by threads running their own event loops.
+    The default store, and the one tests use. Every change holds one lock, so
+    `compare_and_set` is atomic even when the store is shared by threads running their
+    own event loops.
+
+    Args:
+        clock: Decides when entries with a TTL expire (its monotonic time); the system
+            clock by default, so a `TestClock` expires them virtually.
     """
 
     backend = "memory"

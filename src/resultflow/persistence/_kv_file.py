@@ -68,9 +68,13 @@ _MAX_NAME = 140
 class FileKV:
     """A `KVStore` in a directory: one atomically written JSON file per key.
 
-    `directory` is created when missing. `clock` decides expiry (wall time, so expiry
-    survives restarts). `fsync=False` skips the fsync calls: faster, but a power loss
-    may lose the latest writes (never corrupt them).
+    Args:
+        directory: Where the files live; created (with its parents) on first use.
+            Keep it on a local file system: the per-key locks are POSIX `flock`.
+        clock: Where expiry times are read (wall-clock seconds, so expiry survives
+            restarts); the system clock by default, a `TestClock` in tests.
+        fsync: False skips the fsync calls: faster, but a power loss may lose the
+            latest writes (never corrupt them).
     """
 
     backend = _BACKEND

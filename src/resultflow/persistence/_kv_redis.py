@@ -60,10 +60,19 @@ _Script = Callable[..., Awaitable[object]]
 class RedisKV:
     """A `KVStore` on Redis, every key stored under `prefix` (default "resultflow:").
 
-    `url_or_client`: a URL such as "redis://localhost:6379/0" (the client made from it
-    is closed by `close()`) or a `redis.asyncio.Redis` client (shared, never closed
-    here; `decode_responses` may be on or off). For a URL, `max_connections` caps the
-    client's pool and `connect_timeout` bounds connecting and waiting for a connection.
+    Args:
+        url_or_client: A URL such as "redis://localhost:6379/0" (the client made from
+            it is closed by `close()`) or a `redis.asyncio.Redis` client (shared, never
+            closed here; `decode_responses` may be on or off).
+        prefix: The start of every stored key. The Redis breaker and limiter stores
+            default to `resultflow-breaker:` and `resultflow-limiter:`, which do not
+            start with the default, so KV keys and guard keys never meet.
+        connect_timeout: For a URL: seconds to connect and to wait for a free
+            connection of the pool.
+        max_connections: For a URL: the most connections of the client's pool.
+
+    Raises:
+        TypeError: `url_or_client` is neither a URL nor a `redis.asyncio.Redis`.
     """
 
     backend = _BACKEND

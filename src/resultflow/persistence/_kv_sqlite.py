@@ -43,8 +43,20 @@ _Out = TypeVar("_Out")
 class SQLiteKV:
     """A `KVStore` in the SQLite database at `path` (a file, or ":memory:").
 
-    The table (default `resultflow_kv`) is created on first use. `clock` decides expiry;
-    `timeout` is how many seconds a write waits for a lock held by another connection.
+    The table is created on first use; the database runs in WAL mode, and all work
+    runs on one thread owned by the store.
+
+    Args:
+        path: The database file (created when missing), or ":memory:" for a private
+            in-memory database.
+        table: The table name (a plain identifier).
+        clock: Where expiry times are read (wall-clock seconds); the system clock by
+            default, a `TestClock` in tests.
+        timeout: Seconds a write waits for a lock held by another connection before
+            the operation fails.
+
+    Raises:
+        ValueError: `table` is not a plain identifier.
     """
 
     backend = _BACKEND
