@@ -451,8 +451,9 @@ async def test_garbage_state_is_a_typed_error_and_is_repaired(
     client = aioredis.Redis.from_url(redis_url)
     try:
         await client.hset(store.keys_for("svc")[0], mapping=fields)  # type: ignore[misc]
-        with pytest.raises(BreakerStoreError, match=f"unreadable breaker state.*{why}"):
+        with pytest.raises(BreakerStoreError, match=f"unreadable breaker state.*{why}") as raised:
             await breaker.call(ok)
+        assert raised.value.backend == "redis"
         assert await client.exists(*store.keys_for("svc")) == 0  # deleted, not kept
     finally:
         await client.aclose()

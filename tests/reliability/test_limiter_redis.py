@@ -319,8 +319,9 @@ async def test_a_bucket_key_of_the_wrong_type_is_repaired(
     client = aioredis.Redis.from_url(redis_url)
     try:
         await client.set(store.key_for("typed"), "not a hash")
-        with pytest.raises(LimiterStoreError, match="wrong type"):
+        with pytest.raises(LimiterStoreError, match="wrong type") as raised:
             await limiter.acquire()
+        assert raised.value.backend == "redis"
     finally:
         await client.aclose()
     await limiter.acquire()

@@ -24,6 +24,8 @@ import math
 from typing import TYPE_CHECKING, ClassVar, Protocol, Self, cast
 from urllib.parse import urlsplit, urlunsplit
 
+from resultflow.errors import BreakerStoreError, LimiterStoreError
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -79,7 +81,7 @@ class RedisScriptStore:
     """
 
     kind: ClassVar[str]
-    error: ClassVar[type[Exception]]
+    error: ClassVar[type[BreakerStoreError] | type[LimiterStoreError]]
 
     def __init__(self, url_or_client: str | Redis, prefix: str, source: str) -> None:
         owner = type(self).__name__
@@ -129,9 +131,10 @@ class RedisScriptStore:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._where!r}, prefix={self._prefix!r})"
 
-    def _fail(self, name: str, detail: str) -> Exception:
+    def _fail(self, name: str, detail: str) -> BreakerStoreError | LimiterStoreError:
         """The typed error of this store about the breaker or limiter `name`."""
-        return self.error(f"{self.kind} {name!r}: Redis store at {self._where} {detail}")
+        message = f"{self.kind} {name!r}: Redis store at {self._where} {detail}"
+        return self.error(message, backend="redis")
 
     async def _eval(self, name: str, op: str, keys: list[str], args: list[str]) -> list[str]:
         """Run the script; its reply as strings, or the store's typed error.
