@@ -420,8 +420,11 @@ class PostgresKV:
         self._pool = pool
 
     def _conninfo(self, url: str) -> str:
-        """`url` with bounded connecting and TCP settings that notice a peer that went
-        away (also on idle connections); settings given in the URL win."""
+        """`url` with a bounded connect and TCP settings that notice a dead peer.
+
+        Keepalives and `tcp_user_timeout` also act on idle connections; settings given
+        in the URL win.
+        """
         bound = max(1, math.ceil(self._operation_timeout))
         defaults: dict[str, str | int] = {
             "connect_timeout": max(2, math.ceil(self._connect_timeout)),
