@@ -243,9 +243,15 @@ class WorkflowSkipped(EventBase):
 # -- steps --------------------------------------------------------------------------
 @_event_dataclass(frozen=True, slots=True, kw_only=True)
 class StepStarted(StepEventBase):
-    """A step began executing."""
+    """A step began executing.
+
+    `note` says what a reader should know about how it runs, when something is
+    unusual: e.g. that it runs once although a policy asked for retries (a coroutine
+    object cannot be awaited twice).
+    """
 
     type: Literal["step_start"] = field(default="step_start", init=False)
+    note: str | None = None
 
 
 @_event_dataclass(frozen=True, slots=True, kw_only=True)

@@ -383,6 +383,28 @@ async def test_step_span_name_falls_back_to_key_then_id(otel: Telemetry) -> None
     assert keyed[attr.STEP_NAME] == "user:42"
 
 
+async def test_a_step_running_once_despite_a_retry_policy_says_so_on_its_span(
+    otel: Telemetry,
+) -> None:
+    from resultflow.reliability import retry_policies
+
+    adapter = otel.adapter()
+
+    async def fetch() -> Ok[int]:
+        return Ok(1)
+
+    async def body(step: Step[str]) -> int:
+        return await step(fetch(), name="fetch") + await step(fetch, name="callable")
+
+    result = await run(
+        body, on_event=adapter.handle_event, name="body", policies=[retry_policies.standard]
+    )
+    assert result == Ok(2)
+    note = attributes_of(otel.span("step fetch"))[attr.STEP_NOTE]
+    assert isinstance(note, str) and note.startswith("runs once")
+    assert attr.STEP_NOTE not in attributes_of(otel.span("step callable"))
+
+
 class _Shop:
     @staticmethod
     async def pay(step: Step[str]) -> int:

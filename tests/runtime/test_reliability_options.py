@@ -371,14 +371,15 @@ async def test_run_default_policies_apply_to_the_steps_of_scopes() -> None:
     async def one_shot(step: Step[object]) -> tuple[int, int]:
         return await step.all(fetch(), lambda: Ok(1))
 
+    # A bare coroutine cannot take the run-wide retries: it runs once (issue 10 item 1),
+    # and nothing is left unawaited.
     events.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        refused = await run(one_shot, policies=[retry], on_event=lambda e, c: events.append(e.type))
+        once = await run(one_shot, policies=[retry], on_event=lambda e, c: events.append(e.type))
         gc.collect()
-    assert isinstance(refused, Err) and isinstance(refused.error, UnexpectedError)
-    assert refused.error.exception_type == "TypeError"
-    assert "scope_start" not in events
+    assert once == Ok((2, 1))
+    assert "scope_start" in events and "step_retry" not in events
 
 
 async def test_step_retry_shorthand() -> None:
@@ -423,3 +424,75 @@ async def test_unexpected_error_from_a_guard_is_reported() -> None:
     result = await run(body)
     assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
     assert result.error.message == "guard bug"
+
+
+# -- a policy's retries and a bare coroutine (issue 10 item 1) --------------------------
+async def test_a_run_wide_retrying_policy_runs_a_bare_coroutine_once_and_says_so() -> None:
+    from resultflow.reliability import retry_policies
+
+    calls: list[str] = []
+
+    async def get_user(uid: str) -> Ok[str] | Err[str]:
+        calls.append(uid)
+        return Ok(f"user {uid}")
+
+    async def down() -> Ok[str] | Err[str]:
+        calls.append("down")
+        return Err("down")
+
+    events: list[WorkflowEvent] = []
+
+    async def body(step: Step[str]) -> str:
+        user = await step(get_user("u1"), name="user")
+        return user + await step(down(), name="down")
+
+    result = await run(
+        body,
+        policies=[retry_policies.standard],
+        clock=TestClock(),
+        on_event=lambda e, c: events.append(e),
+    )
+    assert result == Err("down")
+    assert calls == ["u1", "down"]  # each coroutine awaited once, no retry of "down"
+    started = [e for e in events if e.type == "step_start"]
+    assert [e.note for e in started] == [  # type: ignore[union-attr]
+        "runs once: a policy's retries need a callable, and a coroutine object can be "
+        "awaited only once"
+    ] * 2
+    assert not [e for e in events if e.type in ("step_retry", "step_retries_exhausted")]
+
+
+async def test_a_step_policy_runs_a_bare_coroutine_once_but_retries_a_callable() -> None:
+    from resultflow.reliability import service_policies
+
+    flaky = Flaky(1)
+    # One clock for both runs: two TestClocks whose auto-jumps are pending on one loop
+    # keep each other busy (each sees the other's callback in the ready queue).
+    clock = TestClock()
+
+    async def body(step: Step[object]) -> str:
+        once = await step(flaky(), policy=service_policies.http_api, name="once")
+        return str(once)
+
+    assert await run(body, clock=clock) == Err("transient")
+    assert flaky.calls == 1
+
+    retried = Flaky(1)
+
+    async def callable_body(step: Step[object]) -> str:
+        return await step(retried, policy=service_policies.http_api, name="retried")
+
+    assert await run(callable_body, clock=clock) == Ok("ok after 2")
+    assert retried.calls == 2
+
+
+async def test_step_all_runs_bare_coroutines_once_under_a_run_wide_retry_policy() -> None:
+    from resultflow.reliability import retry_policies
+
+    async def value(n: int) -> Ok[int] | Err[str]:
+        return Ok(n)
+
+    async def body(step: Step[str]) -> tuple[int, int]:
+        return await step.all(value(1), value(2))
+
+    assert await run(body, policies=[retry_policies.standard]) == Ok((1, 2))

@@ -132,6 +132,7 @@ async def step_flow(state: RunState, op: object, spec: StepSpec) -> AnyResult:
                 name=name,
                 key=key,
                 parent_id=parent_id,
+                note=spec.note,
             )
         )
         if pending is not None:

@@ -97,6 +97,11 @@ class SyncStepOptions(_StepLabels, _Retrying, total=False, closed=True):
     """The options of a `SyncStep` step: labels and `retry` (no timeout, policy or guards)."""
 
 
+ONE_SHOT_NOTE = (
+    "runs once: a policy's retries need a callable, and a coroutine object can be awaited only once"
+)
+"""The `step_start` note of a bare awaitable whose policy asked for retries."""
+
 STEP_OPTION_NAMES: frozenset[str] = StepOptions.__optional_keys__
 """The names `StepOptions` declares, for checking keywords at run time."""
 
@@ -165,6 +170,11 @@ def build_spec(run: RunState, op: object, /, **options: Unpack[StepOptions]) -> 
         )
         spec = spec_from_policy(resolved, ttl=ttl, description=description)
     if spec.retry is not None and is_bare_awaitable(op):
+        if retry is None:
+            # The retries come from a policy, not from this step: a policy must never
+            # turn a working step into a failure. The awaitable runs once, and the
+            # step's events say so; callables under the same policy get the retries.
+            return spec.run_once(ONE_SHOT_NOTE)
         discard(op)
         raise TypeError(
             "a step with retry= needs a zero-argument callable that creates the operation "

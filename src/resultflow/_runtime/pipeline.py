@@ -160,7 +160,17 @@ class StepSpec:
     step, and this keeps that cheap. Treat instances as read-only.
     """
 
-    __slots__ = ("description", "guards", "key", "name", "plain", "retry", "timeout", "ttl")
+    __slots__ = (
+        "description",
+        "guards",
+        "key",
+        "name",
+        "note",
+        "plain",
+        "retry",
+        "timeout",
+        "ttl",
+    )
 
     def __init__(
         self,
@@ -171,6 +181,7 @@ class StepSpec:
         guards: tuple[Guard, ...] = (),
         ttl: float | None = None,
         description: str | None = None,
+        note: str | None = None,
     ) -> None:
         self.key = key
         self.name = name
@@ -179,8 +190,23 @@ class StepSpec:
         self.guards = guards
         self.ttl = ttl
         self.description = description
+        # What a reader of the step's events should know about how it runs (it goes
+        # on `step_start`): e.g. that a policy's retries were not applied.
+        self.note = note
         # True when the step needs no retry, timeout or guard machinery.
         self.plain = retry is None and timeout is None and not guards
+
+    def run_once(self, note: str) -> StepSpec:
+        """This spec without its retries, saying why in `note`."""
+        return StepSpec(
+            key=self.key,
+            name=self.name,
+            timeout=self.timeout,
+            guards=self.guards,
+            ttl=self.ttl,
+            description=self.description,
+            note=note,
+        )
 
     def __repr__(self) -> str:
         return (

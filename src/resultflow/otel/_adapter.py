@@ -250,6 +250,8 @@ class OTelAdapter:
         }
         if event.key is not None:
             attributes[attr.STEP_KEY] = event.key
+        if event.note is not None:
+            attributes[attr.STEP_NOTE] = event.note
         span = self._tracer.start_span(
             f"step {label}",
             context=run.parent_context(event.parent_id),

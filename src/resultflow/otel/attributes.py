@@ -30,6 +30,7 @@ __all__ = [
     "STEP_ATTEMPT",
     "STEP_ID",
     "STEP_KEY",
+    "STEP_NOTE",
     "STEP_NAME",
     "STEP_OUTCOME",
     "TIMEOUT_EVENT",
@@ -48,6 +49,7 @@ STEP_ID: Final = "resultflow.step.id"
 STEP_NAME: Final = "resultflow.step.name"
 STEP_KEY: Final = "resultflow.step.key"
 STEP_ATTEMPT: Final = "resultflow.step.attempt"
+STEP_NOTE: Final = "resultflow.step.note"
 STEP_OUTCOME: Final = "resultflow.step.outcome"
 """Metric attribute of `resultflow.step.duration`: `ok` or `error`."""
 STEP_ABORTED: Final = "resultflow.step.aborted"
