@@ -10,7 +10,13 @@ import tenacity
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resultflow.errors import StepTimeout, TaggedError, UnexpectedError
+from resultflow.errors import (
+    CircuitOpen,
+    RateLimited,
+    StepTimeout,
+    TaggedError,
+    UnexpectedError,
+)
 from resultflow.reliability._retry import RetryPolicy, retry_call, retry_call_sync
 from resultflow.result import Err, Ok
 from resultflow.testing._clock import TestClock
@@ -456,3 +462,48 @@ def test_retry_call_sync_advances_the_test_clock() -> None:
     assert result == Ok("ok")
     assert retries == [2, 3]
     assert clock.monotonic() == 15.0
+
+
+# -- a guard's refusal (issue 10 item 2) ---------------------------------------------------
+def test_the_default_policy_does_not_retry_a_guards_refusal() -> None:
+    policy = RetryPolicy()
+    assert not policy.should_retry(CircuitOpen(breaker="payments", retry_after=29.7))
+    assert not policy.should_retry(RateLimited(limiter="api", retry_after=1.0))
+    assert policy.should_retry(Flaky(1))
+    # retry_on decides when given: a caller may choose to wait for the guard.
+    assert RetryPolicy(retry_on=lambda error: True).should_retry(CircuitOpen("b", 1.0))
+
+
+def test_a_retried_refusal_waits_at_least_its_retry_after() -> None:
+    policy = RetryPolicy(attempts=3, initial=0.1, jitter=False, retry_on=lambda error: True)
+    assert policy.next_delay(1, 0.0, RateLimited(limiter="api", retry_after=2.5)) == 2.5
+    assert policy.next_delay(1, 0.0, RateLimited(limiter="api")) == 0.1  # no hint
+    assert policy.next_delay(1, 0.0, Flaky(1)) == 0.1
+    # Waiting less than retry_after is pointless, and longer than max_delay is not
+    # allowed: the retries end.
+    assert policy.next_delay(1, 0.0, CircuitOpen(breaker="b", retry_after=60.0)) is None
+
+
+async def test_retry_call_ends_on_a_refusal_and_keeps_the_failure_under_it() -> None:
+    answers = iter([Err(Flaky(1)), Err(CircuitOpen(breaker="payments", retry_after=29.7))])
+    calls = 0
+
+    async def op() -> Ok[str] | Err[Flaky | CircuitOpen]:
+        nonlocal calls
+        calls += 1
+        return next(answers)
+
+    clock = TestClock()
+    result = await retry_call(op, RetryPolicy(attempts=5, jitter=False), clock=clock)
+    assert calls == 2
+    assert result == Err(CircuitOpen(breaker="payments", retry_after=29.7))
+    assert isinstance(result, Err) and result.cause == Flaky(1)
+    assert clock.monotonic() == pytest.approx(0.1)  # one backoff, no waiting on the breaker
+
+
+def test_retry_call_sync_waits_for_a_retried_rate_limit() -> None:
+    answers = iter([Err(RateLimited(limiter="api", retry_after=3.0)), Ok("in")])
+    clock = TestClock()
+    policy = RetryPolicy(attempts=2, jitter=False, retry_on=lambda error: True)
+    assert retry_call_sync(lambda: next(answers), policy, clock=clock) == Ok("in")
+    assert clock.monotonic() == pytest.approx(3.0)

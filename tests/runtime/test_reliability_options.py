@@ -496,3 +496,29 @@ async def test_step_all_runs_bare_coroutines_once_under_a_run_wide_retry_policy(
         return await step.all(value(1), value(2))
 
     assert await run(body, policies=[retry_policies.standard]) == Ok((1, 2))
+
+
+async def test_a_step_stops_retrying_when_its_breaker_opens_and_shows_the_failure() -> None:
+    from resultflow.errors import CircuitOpen
+    from resultflow.reliability import CircuitBreaker
+
+    clock = TestClock()
+    breaker = CircuitBreaker("payments", failure_threshold=1, reset_timeout=30.0, clock=clock)
+    calls = 0
+
+    async def charge() -> Ok[str] | Err[str]:
+        nonlocal calls
+        calls += 1
+        return Err("gateway down")
+
+    events: list[WorkflowEvent] = []
+
+    async def body(step: Step[str]) -> str:
+        return await step(charge, retry=RetryPolicy(attempts=5, jitter=False), breaker=breaker)
+
+    result = await run(body, clock=clock, on_event=lambda e, c: events.append(e))
+    assert calls == 1  # the breaker opened after the first failure
+    assert isinstance(result, Err) and isinstance(result.error, CircuitOpen)
+    assert result.cause == "gateway down"  # what failed underneath
+    assert [e.type for e in events].count("step_retry") == 1
+    assert "step_retries_exhausted" not in [e.type for e in events]

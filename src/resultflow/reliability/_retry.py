@@ -27,7 +27,7 @@ import tenacity
 from tenacity.wait import wait_base
 
 from resultflow.clock import SYSTEM_CLOCK, Clock
-from resultflow.errors import StepTimeout, UnexpectedError
+from resultflow.errors import CircuitOpen, RateLimited, StepTimeout, UnexpectedError
 from resultflow.result import Err, Ok
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "TryAgain",
     "TryAttempt",
     "WaitStrategy",
+    "is_refusal",
     "retry_call",
     "retry_call_sync",
     "retry_loop",
@@ -82,9 +83,9 @@ class RetryPolicy:
     `[0, delay]`; a float `j` in `[0, 1]` draws it in `[delay * (1 - j), delay]`; jitter
     never pushes a delay past `max_delay`. All times are in seconds.
 
-    `retry_on(error)` decides which errors are retried (default: all of them; a raised
-    exception arrives as an `UnexpectedError`). A `StepTimeout` is retried only when
-    `retry_on_timeout` is True.
+    `retry_on(error)` decides which errors are retried (default: every error but a
+    guard's refusal, `CircuitOpen` / `RateLimited`; a raised exception arrives as an
+    `UnexpectedError`). A `StepTimeout` is retried only when `retry_on_timeout` is True.
 
     Tenacity users may pass their own strategies: `wait=` (a tenacity wait, used as it
     is, replacing `backoff`, `initial`, `multiplier`, `max_delay` and `jitter`) and
@@ -100,7 +101,7 @@ class RetryPolicy:
         jitter: True for a uniform draw in `[0, delay]`, a fraction `j` for
             `[delay * (1 - j), delay]`, False for exact delays.
         retry_on: `retry_on(error) -> bool` picks the errors worth another try;
-            None retries every error.
+            None retries every error except a guard's refusal.
         retry_on_timeout: Whether a `StepTimeout` is retried.
         wait: A tenacity wait replacing the built-in backoff.
         stop: A tenacity stop rule replacing `attempts`.
@@ -143,7 +144,10 @@ class RetryPolicy:
         if isinstance(error, StepTimeout):
             return self.retry_on_timeout
         if self.retry_on is None:
-            return True
+            # A guard's refusal is an answer, not a glitch: the breaker or limiter says
+            # when to come back (`retry_after`, often far beyond a backoff), and
+            # hammering it only delays the caller. Opt in with `retry_on`.
+            return not is_refusal(error)
         return bool(self.retry_on(error))
 
     def next_delay(self, attempt: int, elapsed: float, error: object = None) -> float | None:
@@ -153,6 +157,10 @@ class RetryPolicy:
         `elapsed` the seconds since the first attempt started; `error` the error of the
         last attempt (given to tenacity strategies as the attempt's outcome). None means
         the stop rule says stop: `attempt >= attempts`, or the `stop=` object is true.
+
+        A guard's refusal (`CircuitOpen`, `RateLimited`) that is retried at all (only
+        when `retry_on` asks for it) waits at least its `retry_after`; one that asks for
+        more than `max_delay` ends the retries.
         """
         if attempt < 1:
             raise ValueError(f"attempt counts attempts made so far (>= 1), got {attempt!r}")
@@ -160,6 +168,13 @@ class RetryPolicy:
         # Tenacity's own order: compute the wait first, then ask the stop rule, so that
         # `stop_before_delay` can see the upcoming sleep.
         delay = max(0.0, float(self._wait(state)))
+        hint = _retry_after(error)
+        if hint is not None:
+            # A retried refusal waits until the guard may admit the call; when that is
+            # beyond `max_delay` the retries end rather than knock on a closed door.
+            if hint > self.max_delay:
+                return None
+            delay = max(delay, hint)
         state.upcoming_sleep = delay
         if self._stop(state):
             return None
@@ -219,6 +234,19 @@ class RetryPolicy:
             state.outcome = _outcome(attempt, error)
         state.outcome_timestamp = max(0.0, elapsed)
         return state
+
+
+def is_refusal(error: object) -> bool:
+    """True for a guard's refusal: the call was not made (`CircuitOpen`, `RateLimited`)."""
+    return isinstance(error, CircuitOpen | RateLimited)
+
+
+def _retry_after(error: object) -> float | None:
+    """The seconds a refusing guard asked to wait, if `error` is a refusal that says."""
+    if not is_refusal(error):
+        return None
+    hint: object = getattr(error, "retry_after", None)
+    return float(hint) if isinstance(hint, int | float) and hint > 0 else None
 
 
 def _attempt_count(name: str, value: object) -> int:
@@ -330,9 +358,13 @@ def retry_loop(
     attempt it asks the policy and yields `TryAgain` (wait, then try again) or
     `GiveUp`, and finally returns the Result to keep. Running an attempt, announcing a
     retry and sleeping are the driver's: the async and sync drivers differ only there.
+
+    A guard's refusal that ends the loop after an earlier attempt failed keeps that
+    earlier error as the Err's `cause`, so the final error still shows what failed.
     """
     started = clock.monotonic()
     attempt = 0
+    previous: object = None  # the error of the attempt before, for a refusal's cause
     while True:
         attempt += 1
         result = yield TryAttempt(attempt)
@@ -341,12 +373,25 @@ def retry_loop(
             return result
         error = result.error
         if not policy.should_retry(error):
-            return result
+            return _with_underlying(result, previous)
         delay = policy.next_delay(attempt, clock.monotonic() - started, error)
         if delay is None:
             yield GiveUp(attempt, error)
-            return result
+            return _with_underlying(result, previous)
+        previous = error
         yield TryAgain(attempt + 1, delay, error)
+
+
+def _with_underlying(result: Err[object], previous: object) -> Err[object]:
+    """A refusal that ends the retries keeps the failure before it as its `cause`.
+
+    When a breaker opens during a step's retries, the step's error is the breaker's
+    `CircuitOpen`; what actually failed (the error that tripped it) stays reachable
+    as `result.cause`.
+    """
+    if previous is None or result.cause is not None or not is_refusal(result.error):
+        return result
+    return Err(result.error, previous)
 
 
 # -- standalone retries ------------------------------------------------------------------
