@@ -80,10 +80,18 @@ class MemoryCache:
 
     `ttl` is the default lifetime in seconds (None: forever); `set(..., ttl=)` overrides
     it per entry. Time is read from `clock`, so tests can expire entries virtually.
+    With `cache_errors=False` the cache keeps only Ok results (an Err entry is not
+    stored): the choice for an idempotency cache shared by many runs, where a transient
+    failure must not be replayed until the TTL runs out.
     """
 
     def __init__(
-        self, max_size: int | None = 10_000, ttl: float | None = None, *, clock: Clock | None = None
+        self,
+        max_size: int | None = 10_000,
+        ttl: float | None = None,
+        *,
+        clock: Clock | None = None,
+        cache_errors: bool = True,
     ) -> None:
         if max_size is not None and max_size <= 0:
             raise ValueError("max_size must be positive or None")
@@ -91,6 +99,7 @@ class MemoryCache:
             raise ValueError("ttl must be positive or None")
         self.max_size = max_size
         self.ttl = ttl
+        self.cache_errors = cache_errors
         self._clock = clock or SYSTEM_CLOCK
         self._entries: OrderedDict[str, tuple[CacheEntry, float | None]] = OrderedDict()
 
@@ -107,7 +116,12 @@ class MemoryCache:
         return entry
 
     def set(self, key: str, entry: CacheEntry, ttl: float | None = None) -> None:
-        """Store `entry`, evicting the least recently used entry when full."""
+        """Store `entry`, evicting the least recently used entry when full.
+
+        An Err entry is not stored when the cache was made with `cache_errors=False`.
+        """
+        if not self.cache_errors and type(entry.result) is Err:
+            return
         lifetime = ttl if ttl is not None else self.ttl
         expires_at = None if lifetime is None else self._clock.monotonic() + lifetime
         self._entries[key] = (entry, expires_at)

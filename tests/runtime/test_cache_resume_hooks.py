@@ -442,3 +442,97 @@ async def test_concurrent_runs_share_one_cache_safely() -> None:
     results = await asyncio.gather(*(run(body, n, cache=cache) for n in range(20)))
     assert results == [Ok(n) for n in range(20)]
     assert len(cache) == 20
+
+
+# -- not caching errors (issue 10 item 3) -----------------------------------------------
+class Charge:
+    """Fails with a transient Err `failures` times, then succeeds."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    async def __call__(self) -> Ok[str] | Err[str]:
+        self.calls += 1
+        return Err("gateway timeout") if self.calls <= self.failures else Ok("charged")
+
+
+async def test_a_keyed_steps_exhausted_retries_are_cached_by_default() -> None:
+    cache = MemoryCache()
+    charge = Charge(3)
+
+    async def body(step: Step[str]) -> str:
+        return await step(charge, key="charge:42", retry=2)
+
+    clock = TestClock()
+    assert await run(body, cache=cache, clock=clock) == Err("gateway timeout")
+    assert await run(body, cache=cache, clock=clock) == Err("gateway timeout")  # replayed
+    assert charge.calls == 2
+
+
+async def test_cache_errors_false_on_the_step_keeps_a_transient_err_out_of_the_cache() -> None:
+    cache = MemoryCache()
+    charge = Charge(2)
+    events: list[str] = []
+
+    async def body(step: Step[str]) -> str:
+        return await step(charge, key="charge:42", retry=2, cache_errors=False)
+
+    clock = TestClock()
+    listen = {"on_event": lambda e, c: events.append(e.type)}
+    assert await run(body, cache=cache, clock=clock, **listen) == Err("gateway timeout")
+    assert "charge:42" not in cache
+    assert "step_complete" in events  # still reported (and collected for resume)
+    assert await run(body, cache=cache, clock=clock) == Ok("charged")  # ran again
+    assert charge.calls == 3
+    assert await run(body, cache=cache, clock=clock) == Ok("charged")  # an Ok is cached
+    assert charge.calls == 3
+
+
+async def test_a_cache_made_with_cache_errors_false_never_stores_an_err() -> None:
+    cache = MemoryCache(cache_errors=False)
+    charge = Charge(1)
+
+    async def body(step: Step[str]) -> str:
+        return await step(charge, key="charge:7")
+
+    assert await run(body, cache=cache) == Err("gateway timeout")
+    assert await run(body, cache=cache) == Ok("charged")
+    assert await run(body, cache=cache) == Ok("charged")
+    assert charge.calls == 2
+    cache.set("direct", CacheEntry(Err("x")))
+    assert "direct" not in cache
+
+
+def test_run_sync_steps_take_cache_errors_too() -> None:
+    from resultflow import SyncStep, run_sync
+
+    cache = MemoryCache()
+    calls: list[int] = []
+
+    def flaky() -> Ok[str] | Err[str]:
+        calls.append(1)
+        return Err("busy") if len(calls) == 1 else Ok("done")
+
+    def body(step: SyncStep[str]) -> str:
+        return step(flaky, key="k", cache_errors=False)
+
+    assert run_sync(body, cache=cache) == Err("busy")
+    assert run_sync(body, cache=cache) == Ok("done")
+
+
+async def test_a_kv_cache_with_cache_errors_false_stores_only_ok_results() -> None:
+    from resultflow.persistence import KVCache, MemoryKV
+
+    kv = MemoryKV()
+    cache = KVCache(kv, ttl=3600, cache_errors=False)
+    charge = Charge(1)
+
+    async def body(step: Step[str]) -> str:
+        return await step(charge, key="charge:9")
+
+    assert await run(body, cache=cache) == Err("gateway timeout")
+    assert await cache.get("charge:9") is None
+    assert await run(body, cache=cache) == Ok("charged")
+    entry = await KVCache(kv).get("charge:9")  # another process's view of the store
+    assert entry is not None and entry.result == Ok("charged")

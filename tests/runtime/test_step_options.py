@@ -33,9 +33,16 @@ class Flaky:
 
 def test_the_option_sets_are_made_of_the_same_declarations() -> None:
     everything = {"key", "name", "retry", "timeout", "policy", "breaker", "limiter", "ttl"}
-    assert everything | {"description"} == STEP_OPTION_NAMES
+    assert everything | {"description", "cache_errors"} == STEP_OPTION_NAMES
     assert StepOptionsWithoutRetry.__optional_keys__ == STEP_OPTION_NAMES - {"retry"}
-    assert SyncStepOptions.__optional_keys__ == {"key", "name", "retry", "ttl", "description"}
+    assert SyncStepOptions.__optional_keys__ == {
+        "key",
+        "name",
+        "retry",
+        "ttl",
+        "description",
+        "cache_errors",
+    }
 
 
 async def test_an_unknown_option_ends_the_run_with_a_type_error_naming_it() -> None:

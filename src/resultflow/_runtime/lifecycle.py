@@ -342,7 +342,9 @@ async def _complete(
         "completed_at": ctx.now(),
     }
     cache = state.cache
-    if cache is not None:
+    # An Err is cached unless the step says not to (`cache_errors=False`: a transient
+    # failure must not be replayed from a shared cache for the whole TTL).
+    if cache is not None and (spec.cache_errors or type(result) is Ok):
         done: object = cache.set(key, CacheEntry(result, meta), spec.ttl)
         if done is not None and inspect.isawaitable(done):
             await state.driver.wait(done, "StepCache")

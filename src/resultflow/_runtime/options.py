@@ -60,6 +60,8 @@ class _StepLabels(TypedDict, total=False):
     """Seconds a keyed step's cached result stays valid (None: the cache's default)."""
     description: str | None
     """Free text about the step, for people reading its events."""
+    cache_errors: bool
+    """False: a keyed step's Err is not written to the cache (the next run tries again)."""
 
 
 class _Retrying(TypedDict, total=False):
@@ -131,6 +133,7 @@ def build_spec(run: RunState, op: object, /, **options: Unpack[StepOptions]) -> 
     limiter = options.get("limiter")
     ttl = options.get("ttl")
     description = options.get("description")
+    cache_errors = options.get("cache_errors", True)
     if (
         retry is None
         and timeout is None
@@ -139,7 +142,9 @@ def build_spec(run: RunState, op: object, /, **options: Unpack[StepOptions]) -> 
         and limiter is None
         and not run.defaults
     ):
-        return StepSpec(key=key, name=name, ttl=ttl, description=description)
+        return StepSpec(
+            key=key, name=name, ttl=ttl, description=description, cache_errors=cache_errors
+        )
     if policy is None and not run.defaults:
         retry_policy = None
         if retry is not None:
@@ -154,6 +159,7 @@ def build_spec(run: RunState, op: object, /, **options: Unpack[StepOptions]) -> 
             guards=tuple(g for g in (limiter, breaker) if g is not None),
             ttl=ttl,
             description=description,
+            cache_errors=cache_errors,
         )
     else:
         from resultflow.reliability._policies import resolve_step_options
@@ -168,7 +174,9 @@ def build_spec(run: RunState, op: object, /, **options: Unpack[StepOptions]) -> 
             breaker=breaker,
             limiter=limiter,
         )
-        spec = spec_from_policy(resolved, ttl=ttl, description=description)
+        spec = spec_from_policy(
+            resolved, ttl=ttl, description=description, cache_errors=cache_errors
+        )
     if spec.retry is not None and is_bare_awaitable(op):
         if retry is None:
             # The retries come from a policy, not from this step: a policy must never

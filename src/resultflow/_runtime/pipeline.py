@@ -161,6 +161,7 @@ class StepSpec:
     """
 
     __slots__ = (
+        "cache_errors",
         "description",
         "guards",
         "key",
@@ -182,6 +183,7 @@ class StepSpec:
         ttl: float | None = None,
         description: str | None = None,
         note: str | None = None,
+        cache_errors: bool = True,
     ) -> None:
         self.key = key
         self.name = name
@@ -193,6 +195,8 @@ class StepSpec:
         # What a reader of the step's events should know about how it runs (it goes
         # on `step_start`): e.g. that a policy's retries were not applied.
         self.note = note
+        # False: an Err result of this keyed step is not written to the cache.
+        self.cache_errors = cache_errors
         # True when the step needs no retry, timeout or guard machinery.
         self.plain = retry is None and timeout is None and not guards
 
@@ -206,6 +210,7 @@ class StepSpec:
             ttl=self.ttl,
             description=self.description,
             note=note,
+            cache_errors=self.cache_errors,
         )
 
     def __repr__(self) -> str:
@@ -216,7 +221,11 @@ class StepSpec:
 
 
 def spec_from_policy(
-    policy: Policy, *, ttl: float | None = None, description: str | None = None
+    policy: Policy,
+    *,
+    ttl: float | None = None,
+    description: str | None = None,
+    cache_errors: bool = True,
 ) -> StepSpec:
     """Turn a resolved `Policy` into the pipeline's `StepSpec`."""
     guards = tuple(g for g in (policy.limiter, policy.breaker) if g is not None)
@@ -232,6 +241,7 @@ def spec_from_policy(
         guards=guards,
         ttl=ttl,
         description=description,
+        cache_errors=cache_errors,
     )
 
 

@@ -56,6 +56,7 @@ class SyncStep(StepBase[E_contra]):
         name: str | None = None,
         retry: int | RetryPolicy | None = None,
         ttl: float | None = None,
+        cache_errors: bool = True,
     ) -> T: ...
 
     @overload
@@ -67,6 +68,7 @@ class SyncStep(StepBase[E_contra]):
         name: str | None = None,
         retry: int | RetryPolicy | None = None,
         ttl: float | None = None,
+        cache_errors: bool = True,
     ) -> T: ...
 
     def __call__(
@@ -77,6 +79,7 @@ class SyncStep(StepBase[E_contra]):
         name: str | None = None,
         retry: int | RetryPolicy | None = None,
         ttl: float | None = None,
+        cache_errors: bool = True,
     ) -> object:
         run = self._run
         retry_policy = None
@@ -89,7 +92,9 @@ class SyncStep(StepBase[E_contra]):
             # so its lifecycle is just running the op once.
             result = run.once_sync(op, name)
         else:
-            spec = StepSpec(key=key, name=name, retry=retry_policy, ttl=ttl)
+            spec = StepSpec(
+                key=key, name=name, retry=retry_policy, ttl=ttl, cache_errors=cache_errors
+            )
             result = complete(run.execute(op, spec))
         if type(result) is Ok:
             return result.value

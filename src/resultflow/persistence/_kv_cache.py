@@ -38,12 +38,24 @@ class KVCache:
     pickle): a value it cannot serialize raises `SerializationError` at `set`, and a
     stored entry that cannot be decoded raises `CorruptEntryError` at `get` rather than
     being treated as a miss (a miss would run a finished step again).
+
+    With `cache_errors=False` only Ok results are stored (an Err entry is dropped): the
+    choice for an idempotency cache shared by many runs and processes, where a
+    transient failure must not be replayed until its TTL runs out.
     """
 
-    def __init__(self, kv: KVStore, prefix: str = "step:", ttl: float | None = None) -> None:
+    def __init__(
+        self,
+        kv: KVStore,
+        prefix: str = "step:",
+        ttl: float | None = None,
+        *,
+        cache_errors: bool = True,
+    ) -> None:
         self.kv = kv
         self.prefix = check_key(prefix)
         self.ttl = check_ttl(ttl)
+        self.cache_errors = cache_errors
 
     async def get(self, key: str) -> CacheEntry | None:
         """The entry for `key`, or None when missing or expired."""
@@ -52,7 +64,12 @@ class KVCache:
         return None if text is None else self._decode(stored_key, text)
 
     async def set(self, key: str, entry: CacheEntry, ttl: float | None = None) -> None:
-        """Store `entry` under `key`, expiring after `ttl` (or the default) seconds."""
+        """Store `entry` under `key`, expiring after `ttl` (or the default) seconds.
+
+        An Err entry is not stored when the cache was made with `cache_errors=False`.
+        """
+        if not self.cache_errors and entry.result.ok is False:
+            return
         document = {"format": FORMAT_VERSION, **serialize_entry(entry, path=f"cache[{key!r}]")}
         text = json.dumps(document, allow_nan=False, separators=(",", ":"))
         lifetime = check_ttl(ttl) if ttl is not None else self.ttl
