@@ -138,7 +138,7 @@ def test_script_step_rejects_bad_times_and_bad_items() -> None:
     harness = WorkflowHarness()
     with pytest.raises(ValueError, match="times must be >= 1"):
         harness.script_step("x", ok_outcome(1), times=0)
-    with pytest.raises(TypeError, match="must be an Outcome, Ok or Err"):
+    with pytest.raises(TypeError, match="must be a ScriptedOutcome, Ok or Err"):
         harness.script(["not an outcome"])  # type: ignore[list-item]
 
 

@@ -55,9 +55,9 @@ from resultflow.events import (
 from resultflow.result import Err, Ok
 
 __all__ = [
-    "describe_error",
     "describe_event",
     "describe_value",
+    "error_summary",
     "error_tag",
     "event_fields",
     "format_duration",
@@ -100,8 +100,11 @@ def error_tag(error: object) -> str:
     return type(error).__name__
 
 
-def describe_error(error: object) -> str:
-    """One line describing an error value: `"Tag: message"` for a `TaggedError`."""
+def error_summary(error: object) -> str:
+    """One line describing an error value: `"Tag: message"` for a `TaggedError`.
+
+    (The text devtools shows; `resultflow.otel.describe_error` gives the span fields.)
+    """
     if isinstance(error, UnexpectedError):
         text = f"{error.tag}: {error.exception_type}: {error.message}"
     elif isinstance(error, TaggedError):
@@ -160,7 +163,7 @@ def _jsonable(name: str, value: object) -> object:
     if value is None or isinstance(value, bool | int | float | str):
         return value if name not in {"value", "context"} else _value_or_none(value)
     if name == "error":
-        return {"tag": error_tag(value), "message": describe_error(value)}
+        return {"tag": error_tag(value), "message": error_summary(value)}
     if isinstance(value, Ok | Err):
         return _result_fields(cast("Ok[object] | Err[object]", value))
     if name == "meta" and isinstance(value, Mapping):
@@ -177,7 +180,7 @@ def _result_fields(result: Ok[object] | Err[object]) -> dict[str, object]:
         return {"ok": True, "value": describe_value(result.value)}
     return {
         "ok": False,
-        "error": {"tag": error_tag(result.error), "message": describe_error(result.error)},
+        "error": {"tag": error_tag(result.error), "message": error_summary(result.error)},
     }
 
 
@@ -211,7 +214,7 @@ def _detail(event: WorkflowEvent) -> str:
         case WorkflowSucceeded() | StepSucceeded() | CompensationSucceeded():
             return format_duration(event.duration_s)
         case WorkflowFailed() | StepFailed() | CompensationFailed():
-            return f"{format_duration(event.duration_s)} {describe_error(event.error)}"
+            return f"{format_duration(event.duration_s)} {error_summary(event.error)}"
         case WorkflowCancelled():
             reason = f" ({event.reason})" if event.reason else ""
             return f"{format_duration(event.duration_s)}{reason}"
@@ -221,10 +224,10 @@ def _detail(event: WorkflowEvent) -> str:
             # `attempt` is the number of the attempt about to run.
             return (
                 f"attempt {event.attempt} in {format_duration(event.delay_s)} "
-                f"after {describe_error(event.error)}"
+                f"after {error_summary(event.error)}"
             )
         case StepRetriesExhausted():
-            return f"after {event.attempts} attempts: {describe_error(event.error)}"
+            return f"after {event.attempts} attempts: {error_summary(event.error)}"
         case StepTimedOut():
             return f"after {format_duration(event.seconds)} (attempt {event.attempt})"
         case StepSkipped() | StepAborted():
@@ -241,7 +244,7 @@ def _detail(event: WorkflowEvent) -> str:
             | HookAfterStepError()
             | HookBeforeStepError()
         ):
-            return f"{format_duration(event.duration_s)} {describe_error(event.error)}"
+            return f"{format_duration(event.duration_s)} {error_summary(event.error)}"
         case ApprovalAwaited() | ApprovalDenied():
             return f"reason={event.reason}" if event.reason else ""
         case (

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TypeVar
 
-from resultflow.devtools._describe import describe_error, error_tag
+from resultflow.devtools._describe import error_summary, error_tag
 from resultflow.devtools._records import Node, RunRecord, ScopeRecord, StepRecord
 from resultflow.events import (
     CompensationFailed,
@@ -108,7 +108,7 @@ class RunRecorder:
                 status="error",
                 end_ts=event.ts,
                 duration_s=event.duration_s,
-                error=f"on_before_step raised {describe_error(event.error)}",
+                error=f"on_before_step raised {error_summary(event.error)}",
                 error_tag=error_tag(event.error),
             )
         else:
@@ -131,7 +131,7 @@ class RunRecorder:
                     status="error",
                     ended_at=event.ts,
                     duration_s=event.duration_s,
-                    error=describe_error(event.error),
+                    error=error_summary(event.error),
                     error_tag=error_tag(event.error),
                 )
             case WorkflowCancelled():
@@ -211,7 +211,7 @@ class RunRecorder:
             step = replace(
                 _finish(step, event.ts, event.duration_s),
                 status="error",
-                error=describe_error(event.error),
+                error=error_summary(event.error),
                 error_tag=error_tag(event.error),
             )
         self._nodes[node_id] = step
@@ -225,7 +225,7 @@ def _apply_step_event(step: StepRecord, event: StepEventBase) -> StepRecord:
             return replace(
                 _finish(step, event.ts, event.duration_s),
                 status="error",
-                error=describe_error(event.error),
+                error=error_summary(event.error),
                 error_tag=error_tag(event.error),
             )
         case StepCacheHit():

@@ -18,7 +18,7 @@ from resultflow.testing._harness import ScriptExhausted, WorkflowHarness
 from resultflow.testing._invocation import AssertionReport, Invocation
 from resultflow.testing._mock import AsyncMockFn, Call, MockFn, UnconfiguredMock, mock_fn
 from resultflow.testing._outcome import (
-    Outcome,
+    ScriptedOutcome,
     ScriptItem,
     delay_outcome,
     err_outcome,
@@ -35,8 +35,8 @@ __all__ = [
     "DurableTestEnv",
     "Invocation",
     "MockFn",
-    "Outcome",
     "ScriptExhausted",
+    "ScriptedOutcome",
     "ScriptItem",
     "Snapshot",
     "SnapshotDiff",

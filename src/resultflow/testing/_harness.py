@@ -46,7 +46,7 @@ from resultflow.testing._invocation import (
     check_steps,
     op_arguments,
 )
-from resultflow.testing._outcome import Outcome, ScriptItem, as_outcome
+from resultflow.testing._outcome import ScriptedOutcome, ScriptItem, as_outcome
 
 if TYPE_CHECKING:
     from resultflow._runtime.step import Step
@@ -90,9 +90,9 @@ class ScriptExhausted(AssertionError):
 class _NamedScript:
     """Outcomes scripted for one step name or key: `(outcome, calls left or None)`."""
 
-    entries: deque[tuple[Outcome, int | None]]
+    entries: deque[tuple[ScriptedOutcome, int | None]]
 
-    def take(self) -> Outcome | None:
+    def take(self) -> ScriptedOutcome | None:
         if not self.entries:
             return None
         outcome, left = self.entries[0]
@@ -115,7 +115,7 @@ class WorkflowHarness:
     def __init__(self, clock: TestClock | None = None, *, strict: bool = False) -> None:
         self.clock: TestClock = clock if clock is not None else TestClock()
         self.strict = strict
-        self._ordered: deque[Outcome] = deque()
+        self._ordered: deque[ScriptedOutcome] = deque()
         self._ordered_total = 0
         self._named: dict[str, _NamedScript] = {}
         self._slots: list[Invocation | None] = []
@@ -305,7 +305,7 @@ class WorkflowHarness:
         self._problems.clear()
 
     # -- internals -------------------------------------------------------------------------
-    def _next_outcome(self, info: StepInfo) -> Outcome | None:
+    def _next_outcome(self, info: StepInfo) -> ScriptedOutcome | None:
         for label in (info.name, info.key):
             if label is not None and label in self._named:
                 outcome = self._named[label].take()
@@ -320,7 +320,7 @@ class WorkflowHarness:
         return None
 
     async def _perform(
-        self, outcome: Outcome | None, info: StepInfo, op: object, proceed: Proceed
+        self, outcome: ScriptedOutcome | None, info: StepInfo, op: object, proceed: Proceed
     ) -> AnyResult:
         if outcome is None:
             return await proceed()
@@ -335,7 +335,7 @@ class WorkflowHarness:
         discard(op)
         return self._play(outcome, info)
 
-    def _play(self, outcome: Outcome, info: StepInfo) -> AnyResult:
+    def _play(self, outcome: ScriptedOutcome, info: StepInfo) -> AnyResult:
         if outcome.kind == "return":
             assert outcome.result is not None
             return outcome.result

@@ -20,7 +20,7 @@ from typing import Literal, TypeAlias
 from resultflow.result import Err, Ok
 
 __all__ = [
-    "Outcome",
+    "ScriptedOutcome",
     "OutcomeKind",
     "ScriptItem",
     "as_outcome",
@@ -36,11 +36,13 @@ OutcomeKind: TypeAlias = Literal["return", "raise", "real"]
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class ScriptedOutcome:
     """What one scripted step does: return a Result, raise, or run for real; maybe after a delay.
 
     Build outcomes with `ok_outcome`, `err_outcome`, `raise_outcome`, `real_outcome` and
     `delay_outcome` rather than by hand: they keep `kind` and its payload consistent.
+    (Not to be confused with `resultflow.hitl.Outcome`, how a human-in-the-loop run
+    ended; this one only scripts a step in a test.)
     """
 
     kind: OutcomeKind
@@ -67,21 +69,21 @@ class Outcome:
         return f"{text} after {self.delay_s:g}s" if self.delay_s else text
 
 
-ScriptItem: TypeAlias = Outcome | Ok[object] | Err[object]
-"""What `script` and `script_step` accept: an `Outcome`, or a Result as a shorthand."""
+ScriptItem: TypeAlias = ScriptedOutcome | Ok[object] | Err[object]
+"""What `script` and `script_step` accept: a `ScriptedOutcome`, or a Result as a shorthand."""
 
 
-def ok_outcome(value: object) -> Outcome:
+def ok_outcome(value: object) -> ScriptedOutcome:
     """The step returns `Ok(value)` without running its op."""
-    return Outcome("return", result=Ok(value))
+    return ScriptedOutcome("return", result=Ok(value))
 
 
-def err_outcome(error: object) -> Outcome:
+def err_outcome(error: object) -> ScriptedOutcome:
     """The step returns `Err(error)` without running its op (the body stops there)."""
-    return Outcome("return", result=Err(error))
+    return ScriptedOutcome("return", result=Err(error))
 
 
-def raise_outcome(exception: Exception) -> Outcome:
+def raise_outcome(exception: Exception) -> ScriptedOutcome:
     """The step raises `exception`: the run turns it into `Err(UnexpectedError)`.
 
     Exactly what the runner does when a real op raises, including `catch_unexpected`
@@ -89,15 +91,15 @@ def raise_outcome(exception: Exception) -> Outcome:
     """
     if not isinstance(exception, Exception):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise TypeError(f"raise_outcome needs an Exception instance, not {exception!r}")
-    return Outcome("raise", exception=exception)
+    return ScriptedOutcome("raise", exception=exception)
 
 
-def real_outcome() -> Outcome:
+def real_outcome() -> ScriptedOutcome:
     """The step runs its real op (a placeholder in an ordered script, or a name override)."""
-    return Outcome("real")
+    return ScriptedOutcome("real")
 
 
-def delay_outcome(seconds: float, outcome: ScriptItem) -> Outcome:
+def delay_outcome(seconds: float, outcome: ScriptItem) -> ScriptedOutcome:
     """`outcome`, after `seconds` of the harness clock's (virtual) time have passed.
 
     The delay sleeps on the harness clock, so it moves a `TestClock` forward and counts
@@ -108,12 +110,13 @@ def delay_outcome(seconds: float, outcome: ScriptItem) -> Outcome:
     return replace(base, delay_s=base.delay_s + seconds)
 
 
-def as_outcome(item: ScriptItem) -> Outcome:
+def as_outcome(item: ScriptItem) -> ScriptedOutcome:
     """Normalise a script item: a bare `Ok` / `Err` becomes a 'return' outcome."""
-    if isinstance(item, Outcome):
+    if isinstance(item, ScriptedOutcome):
         return item
     if isinstance(item, Ok | Err):  # pyright: ignore[reportUnnecessaryIsInstance]
-        return Outcome("return", result=item)
+        return ScriptedOutcome("return", result=item)
     raise TypeError(
-        f"a script item must be an Outcome, Ok or Err, not {type(item).__name__}: {item!r:.80}"
+        "a script item must be a ScriptedOutcome, Ok or Err, "
+        f"not {type(item).__name__}: {item!r:.80}"
     )

@@ -13,7 +13,7 @@ from resultflow.testing import (
     Call,
     Invocation,
     MockFn,
-    Outcome,
+    ScriptedOutcome,
     Snapshot,
     SnapshotDiff,
     TestClock,
@@ -71,7 +71,7 @@ async def usage() -> None:
     assert_type(report, AssertionReport)
     assert_type(harness.assert_step_called("a", times=1).passed, bool)
     assert_type(harness.assert_step_not_called("a").message, str)
-    assert_type(delay_outcome(1, ok_outcome(None)), Outcome)
+    assert_type(delay_outcome(1, ok_outcome(None)), ScriptedOutcome)
 
     taken = snapshot(harness.invocations(), result)
     assert_type(compare_snapshots(taken, Snapshot.from_json(taken.to_json())), SnapshotDiff)
