@@ -251,6 +251,7 @@ EXPECTED: dict[str, set[str]] = {
         "RunBusyError",
         "RunClaims",
         "RunSnapshot",
+        "ServerClock",
         "SkippedRun",
         "StateMigrationError",
         "UnknownRunError",

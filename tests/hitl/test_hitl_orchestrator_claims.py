@@ -47,6 +47,24 @@ Errors = PendingApproval | ApprovalRejected
 WORKER = Path(__file__).with_name("claims_worker.py")
 
 
+def postgres_kv(url: str, schema: str, clock: TestClock) -> KVStore:
+    """A real PostgresKV whose server time also moves with `clock` (virtual expiry).
+
+    Claims on PostgreSQL expire on the database server's clock; to test expiry without
+    waiting, the time the server reports is shifted by the virtual time elapsed. The
+    statements, the row locks and the server's clock itself are the real ones.
+    """
+    from resultflow.persistence._kv_postgres import PostgresKV
+
+    started = clock.monotonic()
+
+    class ShiftedServerTime(PostgresKV):
+        async def server_time(self) -> float:
+            return await super().server_time() + (clock.monotonic() - started)
+
+    return ShiftedServerTime(url, schema=schema, clock=clock)
+
+
 # -- claim stores ---------------------------------------------------------------------
 @pytest.fixture(params=["memory", "memory-kv", "sqlite", "postgres"])
 async def claims_on(
@@ -63,11 +81,9 @@ async def claims_on(
         elif request.param == "sqlite":
             kv = SQLiteKV(tmp_path / "claims.db", clock=clock)
         else:
-            from resultflow.persistence._kv_postgres import PostgresKV
-
             url: str = request.getfixturevalue("postgres_url")
             schema: str = request.getfixturevalue("postgres_schema")
-            kv = PostgresKV(url, schema=schema, clock=clock)
+            kv = postgres_kv(url, schema, clock)
         claims = KVRunClaims(kv)
     try:
         yield claims, clock
@@ -289,6 +305,8 @@ async def test_a_crashed_holder_is_taken_over_after_its_claim_expires(
         schema: str = request.getfixturevalue("postgres_schema")
         kv = PostgresKV(url, schema=schema, clock=clock)
         states = KVStateStore(kv)
+    # PostgreSQL claims expire on the database server's clock: there, wait for real.
+    lifetime = 0.2 if backend == "postgres" else 5
     try:
         orch = HITLOrchestrator(MemoryApprovalStore(clock=clock), states, clock=clock)
         calls = Calls()
@@ -296,10 +314,13 @@ async def test_a_crashed_holder_is_taken_over_after_its_claim_expires(
         await orch.execute(ship, "o1", run_id="r")
         await orch.grant("ship:o1", "ann", resume=False)
         # A process claimed the run and died without releasing it.
-        assert await states.claim("r", "crashed-process", 5)
+        assert await states.claim("r", "crashed-process", lifetime)
         with pytest.raises(RunBusyError, match="crashed-process"):
             await orch.resume("r")
-        clock.advance(5)
+        if backend == "postgres":
+            await asyncio.sleep(0.3)  # real-sleep-ok: the database server's clock
+        else:
+            clock.advance(5)
         assert await orch.resume("r") == Completed("r", "sent parcel-o1")
         assert calls == {"prepare": 1, "send": 1}
         assert await states.holder("r") is None

@@ -71,6 +71,7 @@ from resultflow.hitl._run_claims import (
     MemoryRunClaims,
     RunBusyError,
     RunClaims,
+    ServerClock,
 )
 
 __all__ = [
@@ -109,6 +110,7 @@ __all__ = [
     "RunBusyError",
     "RunClaims",
     "RunSnapshot",
+    "ServerClock",
     "SkippedRun",
     "StateMigrationError",
     "UnknownRunError",

@@ -8,6 +8,18 @@ releasing a claim atomic across processes. `MemoryStateStore` and `KVStateStore`
 implement `RunClaims` with them, so the orchestrator's state store is also where runs
 are claimed.
 
+Whose clock decides expiry: `MemoryRunClaims` uses its `clock`. `KVRunClaims` uses the
+database server's clock when its store can tell it (`ServerClock`: `PostgresKV` does),
+so hosts whose clocks disagree still agree on when a claim expires: the claim's expiry
+is written in server time inside the claim and compared with server time. On other
+stores expiry is the store's own TTL: Redis expires keys on the server's clock; for
+`SQLiteKV`, `FileKV` and `MemoryKV` the processes share a host and its clock. What is
+left to clock agreement: the lease renews every `ttl / 3` by the holder's own (monotonic)
+clock, which only needs to run at about the right speed; and with a `ServerClock` the
+store row itself is also given a TTL, one hour longer than the claim, so that crashed
+claims do not pile up: a host whose clock is more than an hour off could see that row
+as expired.
+
 `Lease` is a held claim: entered, it takes the claim (or raises `RunBusyError`) and
 renews it in the background every `ttl / 3`; `confirm()` renews at once and raises
 `ClaimLostError` when the claim expired and was taken over meanwhile; leaving it stops
@@ -18,9 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 import threading
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from resultflow.clock import SYSTEM_CLOCK, Clock
 from resultflow.persistence._kv import KVStore, StoreError, check_key
@@ -33,6 +47,7 @@ __all__ = [
     "MemoryRunClaims",
     "RunBusyError",
     "RunClaims",
+    "ServerClock",
 ]
 
 DEFAULT_CLAIM_TTL = 30.0
@@ -41,6 +56,21 @@ DEFAULT_CLAIM_TTL = 30.0
 # What a released claim holds in a KV store until it expires: a KV store has no
 # compare-and-delete, so releasing writes this marker with compare_and_set instead.
 _RELEASED = ""
+# With a server clock the row outlives the claim by this much (garbage collection only).
+_ROW_GRACE = 3600.0
+
+
+@runtime_checkable
+class ServerClock(Protocol):
+    """A store that can read its server's clock (`PostgresKV` does).
+
+    `KVRunClaims` then keeps claim expiry in server time, so client clocks that
+    disagree do not decide who holds a run.
+    """
+
+    async def server_time(self) -> float:
+        """The server's current time, in epoch seconds."""
+        ...
 
 
 @runtime_checkable
@@ -155,10 +185,13 @@ class MemoryRunClaims:
 
 
 class KVRunClaims:
-    """`RunClaims` in a `KVStore`: the owner's name under `prefix + run_id`, with a TTL.
+    """`RunClaims` in a `KVStore`: who holds `prefix + run_id`, and until when.
 
     Every change is one `compare_and_set`, so processes sharing the store agree on the
-    holder; expiry is the store's own TTL (read from the store's clock).
+    holder. On a store that is a `ServerClock` (PostgreSQL), the claim holds its owner
+    and its expiry in the server's time, read from the server for every decision; on
+    other stores the claim is the owner's name with the store's TTL (Redis: the
+    server's clock; SQLite, files, memory: the one host's clock).
     """
 
     def __init__(self, kv: KVStore, prefix: str = "hitl-claim:") -> None:
@@ -169,27 +202,106 @@ class KVRunClaims:
         """Claim `run_id` for `owner` when no claim is stored, expired or released."""
         _check_claim(run_id, owner, ttl)
         key = self.prefix + run_id
-        if await self.kv.compare_and_set(key, None, owner, ttl=ttl):
+        kv = self.kv
+        if not isinstance(kv, ServerClock):
+            if await kv.compare_and_set(key, None, owner, ttl=ttl):
+                return True
+            return await kv.compare_and_set(key, _RELEASED, owner, ttl=ttl)
+        now = await kv.server_time()
+        claim = _encode_claim(owner, now + ttl)
+        if await kv.compare_and_set(key, None, claim, ttl=ttl + _ROW_GRACE):
             return True
-        return await self.kv.compare_and_set(key, _RELEASED, owner, ttl=ttl)
+        current = await kv.get(key)
+        if current is None:  # gone since: one more try at an empty slot
+            return await kv.compare_and_set(key, None, claim, ttl=ttl + _ROW_GRACE)
+        holder, until = _decode_claim(current)
+        if holder is not None and until > now:
+            return False
+        return await kv.compare_and_set(key, current, claim, ttl=ttl + _ROW_GRACE)
 
     async def renew(self, run_id: str, owner: str, ttl: float) -> bool:
         """Extend `owner`'s unexpired claim on `run_id`."""
         _check_claim(run_id, owner, ttl)
-        return await self.kv.compare_and_set(self.prefix + run_id, owner, owner, ttl=ttl)
+        key = self.prefix + run_id
+        kv = self.kv
+        if not isinstance(kv, ServerClock):
+            return await kv.compare_and_set(key, owner, owner, ttl=ttl)
+        now = await kv.server_time()
+        current = await kv.get(key)
+        if current is None:
+            return False
+        holder, until = _decode_claim(current)
+        if holder != owner or until <= now:
+            return False
+        claim = _encode_claim(owner, now + ttl)
+        if await kv.compare_and_set(key, current, claim, ttl=ttl + _ROW_GRACE):
+            return True
+        # Changed since read: by another renewal of the same owner (the background
+        # renewal racing `Lease.confirm`), which is as good, or by a takeover.
+        latest = await kv.get(key)
+        if latest is None:
+            return False
+        holder, until = _decode_claim(latest)
+        return holder == owner and until > await kv.server_time()
 
     async def release(self, run_id: str, owner: str) -> None:
         """Mark `owner`'s claim on `run_id` released (the marker expires within a minute)."""
         _check_claim(run_id, owner)
-        await self.kv.compare_and_set(self.prefix + run_id, owner, _RELEASED, ttl=60.0)
+        key = self.prefix + run_id
+        kv = self.kv
+        if not isinstance(kv, ServerClock):
+            await kv.compare_and_set(key, owner, _RELEASED, ttl=60.0)
+            return
+        current = await kv.get(key)
+        if current is not None and _decode_claim(current)[0] == owner:
+            # A released marker is free to anyone, whatever their clock says of its TTL.
+            await kv.compare_and_set(key, current, _RELEASED, ttl=60.0)
 
     async def holder(self, run_id: str) -> str | None:
         """The owner of the unexpired claim on `run_id`, or None."""
-        value = await self.kv.get(self.prefix + check_key(run_id))
-        return value or None
+        kv = self.kv
+        value = await kv.get(self.prefix + check_key(run_id))
+        if not value or not isinstance(kv, ServerClock):
+            return value or None
+        holder, until = _decode_claim(value)
+        if holder is None or until == math.inf:
+            return holder
+        return holder if until > await kv.server_time() else None
 
     def __repr__(self) -> str:
         return f"KVRunClaims({self.kv!r}, prefix={self.prefix!r})"
+
+
+def _encode_claim(owner: str, until: float) -> str:
+    return json.dumps({"owner": owner, "until": until}, separators=(",", ":"))
+
+
+def _decode_claim(value: str) -> tuple[str | None, float]:
+    """(holder, expiry in server time) of a stored claim; (None, 0) when it holds none.
+
+    A plain owner name (written by a store without a server clock, or by an older
+    version) is a live claim whose expiry is the row's own TTL: `get` no longer
+    returns it once that passed.
+    """
+    if value == _RELEASED:
+        return None, 0.0
+    if value.startswith("{"):
+        try:
+            raw: object = json.loads(value)
+        except ValueError:
+            return None, 0.0  # unreadable: nobody's claim, so it can be taken
+        if isinstance(raw, dict):
+            document = cast("dict[str, object]", raw)
+            owner, until = document.get("owner"), document.get("until")
+            if (
+                isinstance(owner, str)
+                and isinstance(until, int | float)
+                and not isinstance(until, bool)
+                and math.isfinite(until)
+            ):
+                return owner, float(until)
+        return None, 0.0
+    return value, math.inf
 
 
 class Lease:

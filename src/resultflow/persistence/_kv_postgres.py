@@ -282,6 +282,16 @@ class PostgresKV:
                 return
             after = (_as_bytes(rows[-1][1]), _as_bytes(rows[-1][2]))
 
+    async def server_time(self) -> float:
+        """The database server's clock, in epoch seconds (`clock_timestamp()`).
+
+        For callers whose hosts' clocks may disagree (HITL run claims): unlike the
+        injectable `clock`, every client reads the same time here.
+        """
+        query = sql.SQL("SELECT extract(epoch FROM clock_timestamp())::double precision")
+        rows, _ = await self._execute(query.format(), ())
+        return float(cast("float", rows[0][0]))
+
     async def purge_expired(self) -> int:
         """Delete the rows of expired keys and return how many were removed."""
         statement = self._sql("DELETE FROM {} WHERE expires_at IS NOT NULL AND expires_at <= %s")
