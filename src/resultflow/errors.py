@@ -33,9 +33,15 @@ the KV stores, the breaker store and the limiter store alike)::
      │    ├── StoreClosedError       the store was used after close()
      │    ├── CorruptEntryError      a stored value cannot be read back  (resultflow.persistence)
      │    ├── BreakerStoreError      a circuit breaker's shared store failed
-     │    └── LimiterStoreError      a rate limiter's shared store failed
+     │    ├── LimiterStoreError      a rate limiter's shared store failed
+     │    └── DurableStoreError      the durable engine's store failed  (resultflow.durable)
      ├── SerializationError          a value cannot be written  (resultflow.persistence)
-     └── StateDecodeError            stored state cannot be decoded  (resultflow.persistence)
+     ├── StateDecodeError            stored state cannot be decoded  (resultflow.persistence)
+     ├── UnknownPolicyError          PolicyRegistry has no policy of that name  (reliability)
+     ├── UnknownRunError, UnknownWorkflowError, ApprovalDecisionError,
+     │   StateMigrationError, RunBusyError > ClaimLostError          (resultflow.hitl)
+     ├── RunImportError              an exported run cannot be imported  (resultflow.devtools)
+     └── ScriptExhausted, UnconfiguredMock    test seams  (resultflow.testing)
 
 The classes marked with a package live there (they carry that package's values);
 `ResultflowError` and `UnwrapError` are defined in `resultflow.result` (the Result

@@ -25,6 +25,7 @@ from resultflow.devtools._records import (
     StepRecord,
     StepStatus,
 )
+from resultflow.errors import ResultflowError
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "RunImportError", "export_run", "import_run"]
 
@@ -45,7 +46,7 @@ _SCOPE_STATUSES: tuple[ScopeStatus, ...] = ("running", "success", "error")
 _S = TypeVar("_S", bound=str)
 
 
-class RunImportError(ValueError):
+class RunImportError(ResultflowError, ValueError):
     """`import_run` was given text that is not an exported run; the message says where."""
 
 

@@ -163,7 +163,7 @@ class ExecutionReplay:
         """The body ended by an exception: a wait, a lost lease, nondeterminism, a cancel."""
         suspends = _find(exc, Suspend)
         if isinstance(exc, LeaseLost) or _find(exc, LeaseLost):
-            log.info("execution %s: lease lost, another worker has it", self.execution_id)
+            log.warning("execution %s: lease lost, another worker has it", self.execution_id)
             return
         nondeterminism = _find(exc, NonDeterminismExit)
         if nondeterminism:
@@ -190,7 +190,7 @@ class ExecutionReplay:
                 wakeups_seen=self.record.wakeups,
                 history=history,
             ):
-                log.info("execution %s: lease lost before release", self.execution_id)
+                log.warning("execution %s: lease lost before release", self.execution_id)
             return
         if (
             isinstance(exc, asyncio.CancelledError)
@@ -223,7 +223,7 @@ class ExecutionReplay:
             history=[NewHistory(event, now)],
         )
         if not closed:
-            log.info("execution %s: lease lost before it could close", self.execution_id)
+            log.warning("execution %s: lease lost before it could close", self.execution_id)
 
     # -- the interceptor: one point where every step's Result is produced ----------------
     async def _intercept(

@@ -58,7 +58,13 @@ from resultflow._runtime.pipeline import AnyResult
 from resultflow._runtime.runner import RunOptions, Workflow, execute_run
 from resultflow._runtime.step import Step
 from resultflow.clock import SYSTEM_CLOCK, Clock
-from resultflow.errors import ApprovalRejected, PendingApproval, TaggedError, UnexpectedError
+from resultflow.errors import (
+    ApprovalRejected,
+    PendingApproval,
+    ResultflowError,
+    TaggedError,
+    UnexpectedError,
+)
 from resultflow.events import WorkflowEvent
 from resultflow.hitl._approval import (
     ApprovalOp,
@@ -207,15 +213,15 @@ class ApprovalMismatch(TaggedError):
     stored: str
 
 
-class UnknownRunError(LookupError):
+class UnknownRunError(ResultflowError, LookupError):
     """No paused run has this id (it never paused, or it already finished)."""
 
 
-class UnknownWorkflowError(LookupError):
+class UnknownWorkflowError(ResultflowError, LookupError):
     """A paused run names a workflow this orchestrator has not registered."""
 
 
-class ApprovalDecisionError(LookupError):
+class ApprovalDecisionError(ResultflowError, LookupError):
     """`grant` / `reject` / `cancel` on a key the store does not know or already decided.
 
     `.error` is the store's `ApprovalNotFound` or `ApprovalAlreadyDecided`.

@@ -33,6 +33,7 @@ from typing import Protocol, TypedDict, cast, runtime_checkable
 
 from resultflow.cache import CacheEntry
 from resultflow.clock import Clock
+from resultflow.errors import ResultflowError
 from resultflow.hitl._run_claims import KVRunClaims, MemoryRunClaims
 from resultflow.persistence._encoder import encode_value
 from resultflow.persistence._kv import CorruptEntryError, KVStore, check_key
@@ -127,7 +128,7 @@ class ChecksArguments(Protocol):
         ...
 
 
-class StateMigrationError(Exception):
+class StateMigrationError(ResultflowError):
     """A stored run's state could not be brought to this code's version; `.error` says why."""
 
     def __init__(self, run_id: str, error: VersionError) -> None:

@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Protocol, cast, runtime_checkable
 
 from resultflow.clock import SYSTEM_CLOCK, Clock
+from resultflow.errors import ResultflowError
 from resultflow.persistence._kv import KVStore, StoreError, check_key
 
 __all__ = [
@@ -94,7 +95,7 @@ class RunClaims(Protocol):
         ...
 
 
-class RunBusyError(RuntimeError):
+class RunBusyError(ResultflowError, RuntimeError):
     """Another owner (`holder`, when known) holds the claim on run `run_id` right now.
 
     Raised by `execute` and `resume`; `grant` / `reject` / `cancel` skip such runs (their

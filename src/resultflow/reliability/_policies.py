@@ -20,6 +20,7 @@ from typing import Final, TypedDict
 
 from typing_extensions import Unpack
 
+from resultflow.errors import ResultflowError
 from resultflow.reliability._guard import Guard
 from resultflow.reliability._retry import Backoff, RetryPolicy
 from resultflow.reliability._timeout import Timeout
@@ -193,7 +194,7 @@ def resolve_step_options(
 
 
 # -- naming --------------------------------------------------------------------------
-class UnknownPolicyError(KeyError):
+class UnknownPolicyError(ResultflowError, KeyError):
     """`PolicyRegistry.apply` or `get` was asked for a name nobody registered."""
 
     def __init__(self, name: str, known: Iterable[str]) -> None:

@@ -34,7 +34,7 @@ from typing_extensions import ParamSpec, TypeVarTuple, Unpack
 from resultflow._runtime.context import EventSink, current_context
 from resultflow._runtime.pipeline import AnyResult, StepInfo, discard
 from resultflow._runtime.runner import RunOptions, Workflow, run
-from resultflow.errors import UnexpectedError
+from resultflow.errors import ResultflowError, UnexpectedError
 from resultflow.events import WorkflowEvent
 from resultflow.result import Err, Ok
 from resultflow.testing._clock import TestClock
@@ -68,7 +68,7 @@ _current_mapper: ContextVar[UnexpectedMapper | None] = ContextVar(
 )
 
 
-class ScriptExhausted(AssertionError):
+class ScriptExhausted(ResultflowError, AssertionError):
     """A strict harness met a step with no scripted outcome left for it.
 
     `harness.run` raises it after the run ends, whatever the body did with the step's

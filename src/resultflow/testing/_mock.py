@@ -24,6 +24,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Literal, Self, TypeVar, overload
 
+from resultflow.errors import ResultflowError
 from resultflow.testing._invocation import AssertionReport
 
 __all__ = ["AsyncMockFn", "Call", "MockFn", "UnconfiguredMock", "mock_fn"]
@@ -31,7 +32,7 @@ __all__ = ["AsyncMockFn", "Call", "MockFn", "UnconfiguredMock", "mock_fn"]
 R = TypeVar("R")
 
 
-class UnconfiguredMock(LookupError):
+class UnconfiguredMock(ResultflowError, LookupError):
     """A mock was called with no answer configured (no `returns`, `raises` or once-answer)."""
 
 
