@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+from typing import Any, ClassVar
+
 import pytest
 
+from resultflow import Err, MemoryCache, Ok, Result, Step, TaggedError, UnexpectedError, run
 from resultflow._runtime.conditional import (
     Conditionals,
     conditionals,
@@ -13,8 +17,15 @@ from resultflow._runtime.conditional import (
     when_or,
 )
 from resultflow._runtime.context import RunContext
-from resultflow.events import StepSkipped, WorkflowEvent
+from resultflow.devtools import Devtools
+from resultflow.events import StepEventBase, StepSkipped, StepStarted, WorkflowEvent
+from resultflow.reliability import RetryPolicy
 from resultflow.testing._clock import TestClock
+
+
+class NotFound(TaggedError):
+    tag: ClassVar[str] = "conditional.NotFound"
+    id: str
 
 
 class Recorder:
@@ -57,6 +68,14 @@ async def async_yes() -> bool:
 
 async def async_no() -> bool:
     return False
+
+
+async def fetch_ok(value: int) -> Result[int, NotFound]:
+    return Ok(value)
+
+
+async def fetch_err(id: str) -> Result[str, NotFound]:
+    return Err(NotFound(id))
 
 
 # -- standalone ----------------------------------------------------------------------
@@ -209,3 +228,161 @@ async def test_standalone_helpers_never_emit() -> None:
     assert await when(False, fetch, name="x", reason="y") is None
     assert await unless_or(True, fetch, 1) == 1
     assert sink.events == []
+
+
+# -- step.when / step.unless: conditional steps ------------------------------------------
+def event_kinds(events: list[WorkflowEvent]) -> list[tuple[str, str | None, str | None]]:
+    """(type, name, key) of every step event, in order."""
+    return [(e.type, e.name, e.key) for e in events if isinstance(e, StepEventBase)]
+
+
+async def test_a_conditional_step_that_runs_is_a_step_with_its_name_and_key() -> None:
+    sink = Recorder()
+
+    async def body(step: Step[NotFound]) -> tuple[int | None, str, int | None]:
+        found = await step.when(True, lambda: Ok(7), name="lookup", key="user:7")
+        label = await step.unless_or(False, Ok("ran"), "skipped", name="label")
+        counted = await step.unless(no, fetch_ok(3), name="count")
+        return found, label, counted
+
+    result = await run(body, on_event=sink)
+    assert result == Ok((7, "ran", 3))
+    assert event_kinds(sink.events) == [
+        ("step_start", "lookup", "user:7"),
+        ("step_success", "lookup", "user:7"),
+        ("step_complete", "lookup", "user:7"),
+        ("step_start", "label", None),
+        ("step_success", "label", None),
+        ("step_start", "count", None),
+        ("step_success", "count", None),
+    ]
+
+
+async def test_an_err_from_a_conditional_step_ends_the_run() -> None:
+    after: list[str] = []
+
+    async def body(step: Step[NotFound]) -> str:
+        await step.when(True, lambda: Err(NotFound("7")), name="lookup")
+        after.append("went on")
+        return "done"
+
+    assert await run(body) == Err(NotFound("7"))
+    assert after == []
+
+    async def with_default(step: Step[NotFound]) -> str:
+        return await step.unless_or(False, fetch_err("8"), "fallback")
+
+    assert await run(with_default) == Err(NotFound("8"))
+
+
+async def test_a_skipped_conditional_step_emits_step_skipped_with_name_key_and_reason() -> None:
+    sink = Recorder()
+    pending = fetch_ok(1)  # a bare coroutine that never runs: closed, so no warning
+
+    async def body(step: Step[NotFound]) -> tuple[object, ...]:
+        a = await step.when(False, pending, name="notify", key="mail:1", reason="no email")
+        b = await step.unless(async_yes, lambda: Ok(2), name="audit")
+        c = await step.when_or(no, lambda: Ok(3), -1, reason="off")
+        d = await step.unless_or(True, lambda: Ok(4), "default")
+        return a, b, c, d
+
+    result = await run(body, on_event=sink, workflow_id="wf-9", context="ctx")
+    gc.collect()
+    assert result == Ok((None, None, -1, "default"))
+    skipped = [e for e in sink.events if isinstance(e, StepSkipped)]
+    assert [(e.name, e.key, e.reason, e.workflow_id, e.context) for e in skipped] == [
+        ("notify", "mail:1", "no email", "wf-9", "ctx"),
+        ("audit", None, None, "wf-9", "ctx"),
+        (None, None, "off", "wf-9", "ctx"),
+        (None, None, None, "wf-9", "ctx"),
+    ]
+    assert [e.type for e in sink.events if isinstance(e, StepEventBase)] == ["step_skipped"] * 4
+
+
+async def test_a_conditional_step_takes_every_step_option() -> None:
+    attempts: list[int] = []
+    cache = MemoryCache()
+
+    def flaky() -> Ok[str] | Err[NotFound]:
+        attempts.append(1)
+        return Err(NotFound("busy")) if len(attempts) < 2 else Ok("ok")
+
+    async def body(step: Step[NotFound]) -> tuple[str | None, str | None]:
+        first = await step.when(True, flaky, key="flaky", retry=RetryPolicy(attempts=2))
+        again = await step.when(True, flaky, key="flaky")  # same key: a cache hit
+        return first, again
+
+    assert await run(body, cache=cache, clock=TestClock()) == Ok(("ok", "ok"))
+    assert len(attempts) == 2
+
+    async def unknown(step: Step[NotFound]) -> None:
+        options: Any = {"nmae": "typo"}
+        await step.when(False, lambda: Ok(1), **options)
+
+    result = await run(unknown)
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert "unknown step option(s): nmae" in result.error.message
+
+
+async def test_a_skip_inside_a_steps_op_has_that_step_as_parent() -> None:
+    sink = Recorder()
+
+    async def body(step: Step[NotFound]) -> tuple[int | None, int | None]:
+        async def inner() -> Ok[int | None]:
+            return Ok(await step.when(False, lambda: Ok(1), name="inner"))
+
+        return await step.all(inner, lambda: Ok(2), name="both")
+
+    assert await run(body, on_event=sink) == Ok((None, 2))
+    (skipped,) = [e for e in sink.events if isinstance(e, StepSkipped)]
+    (holder,) = [e for e in sink.events if isinstance(e, StepStarted) and e.name == "both[0]"]
+    assert skipped.parent_id == holder.step_id
+
+
+async def test_a_predicate_that_raises_closes_the_skipped_coroutine() -> None:
+    def broken() -> bool:
+        raise RuntimeError("predicate")
+
+    async def body(step: Step[NotFound]) -> int | None:
+        return await step.when(broken, fetch_ok(1))
+
+    result = await run(body)
+    gc.collect()
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert result.error.message == "predicate"
+
+
+async def test_devtools_show_a_conditional_step_that_ran_as_a_node() -> None:
+    devtools = Devtools()
+
+    async def body(step: Step[NotFound]) -> int | None:
+        await step.when(False, lambda: Ok(0), name="notify", reason="no email")
+        return await step.when(True, lambda: Ok(1), name="lookup")
+
+    assert await run(body, on_event=devtools.handle_event, name="flow", clock=TestClock()) == Ok(1)
+    lines = devtools.render().splitlines()
+    assert lines[1:] == ["|-- [skipped] notify: no email", "`-- [ok] lookup 0ms"]
+
+
+async def test_otel_shows_a_conditional_step_that_ran_as_a_span() -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from resultflow.otel import OTelAdapter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    adapter = OTelAdapter(provider)
+
+    async def body(step: Step[NotFound]) -> int | None:
+        return await step.when(True, lambda: Ok(1), name="lookup")
+
+    assert await run(body, on_event=adapter.handle_event, name="flow") == Ok(1)
+    provider.shutdown()
+    assert sorted(span.name for span in exporter.get_finished_spans()) == [
+        "step lookup",
+        "workflow flow",
+    ]

@@ -395,10 +395,10 @@ async def test_step_when_and_unless_emit_skips_with_run_ids() -> None:
     events: list[WorkflowEvent] = []
 
     async def body(step: Step[str]) -> tuple[object, object, object, object]:
-        a = await step.when(False, lambda: "a", name="a", reason="disabled")
-        b = await step.when(lambda: True, lambda: "b")
-        c = await step.unless_or(True, lambda: "c", "default-c")
-        d = await step.when_or(True, lambda: asyncio.sleep(0, result="d"), "never")
+        a = await step.when(False, lambda: Ok("a"), name="a", reason="disabled")
+        b = await step.when(lambda: True, lambda: Ok("b"))
+        c = await step.unless_or(True, lambda: Ok("c"), "default-c")
+        d = await step.when_or(True, lambda: asyncio.sleep(0, result=Ok("d")), "never")
         return a, b, c, d
 
     result = await run(

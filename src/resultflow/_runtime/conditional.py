@@ -1,24 +1,38 @@
-"""Conditionals: run a thunk only when (or unless) a condition holds.
+"""Conditionals: run something only when (or unless) a condition holds.
 
-`await when(cond, thunk)` runs `thunk` if `cond` holds and returns what it returns
-(awaited when it is async), else None; `unless` is the inverse; `when_or` /
-`unless_or` return a default instead of None. `cond` is a bool or a zero-argument
-predicate, sync or async.
+Two families share one decision (`_branch`: evaluate the condition, then run or skip):
 
-The module-level functions emit nothing. Inside a workflow, use the helpers from
-`conditionals(step.context)` (or `step.when(...)`): they behave the same and also emit
-a `step_skipped` event into the run, carrying its `workflow_id` and `context`.
+- **Thunks.** `await when(cond, thunk)` runs `thunk` if `cond` holds and returns what it
+  returns (awaited when it is async), else None; `unless` is the inverse; `when_or` /
+  `unless_or` return a default instead of None. The module functions emit nothing; the
+  helpers from `conditionals(step.context)` do the same and report a skip to the run as
+  a `step_skipped` event (with its `workflow_id` and `context`).
+- **Steps.** `await step.when(cond, op, name=..., key=..., reason=...)` (and `unless`,
+  `when_or`, `unless_or`) is a step: when it runs, `op` takes every form `step(op)`
+  takes, with every step option; its Ok value is returned, its Err ends the run, and it
+  emits step events like any step (so devtools and OpenTelemetry show it). When it does
+  not run, `step_skipped` is emitted (with the step's name and key) and the value is
+  None, or the default.
+
+`cond` is a bool or a zero-argument predicate, sync or async.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast, overload
+
+from typing_extensions import Unpack
 
 from resultflow._runtime.context import RunContext
-from resultflow._runtime.pipeline import StepBase
+from resultflow._runtime.options import StepOptions, build_spec
+from resultflow._runtime.pipeline import StepBase, StepOp
+from resultflow._runtime.step_ops import discard
 from resultflow.events import StepSkipped
+
+if TYPE_CHECKING:
+    from returns.result import Result as ReturnsResult
 
 __all__ = [
     "Condition",
@@ -37,6 +51,8 @@ E_contra = TypeVar("E_contra", contravariant=True)
 
 Condition: TypeAlias = bool | Callable[[], bool] | Callable[[], Awaitable[bool]]
 """A bool, or a zero-argument predicate returning a bool (sync or async)."""
+
+_Skip: TypeAlias = Callable[[], Awaitable[None]] | None
 
 
 # -- standalone ----------------------------------------------------------------------
@@ -63,7 +79,7 @@ async def when(
 
     `name` and `reason` describe the skip; the standalone form emits no event.
     """
-    return await _call(thunk) if await _holds(cond) else None
+    return await _branch(cond, True, thunk, None, None)
 
 
 @overload
@@ -86,7 +102,7 @@ async def unless(
     reason: str | None = None,
 ) -> object:
     """Run `thunk` unless `cond` holds and return its result; otherwise return None."""
-    return None if await _holds(cond) else await _call(thunk)
+    return await _branch(cond, False, thunk, None, None)
 
 
 @overload
@@ -116,7 +132,7 @@ async def when_or(
     reason: str | None = None,
 ) -> object:
     """Run `thunk` if `cond` holds and return its result; otherwise return `default`."""
-    return await _call(thunk) if await _holds(cond) else default
+    return await _branch(cond, True, thunk, default, None)
 
 
 @overload
@@ -146,10 +162,10 @@ async def unless_or(
     reason: str | None = None,
 ) -> object:
     """Run `thunk` unless `cond` holds and return its result; otherwise return `default`."""
-    return default if await _holds(cond) else await _call(thunk)
+    return await _branch(cond, False, thunk, default, None)
 
 
-# -- inside a run --------------------------------------------------------------------
+# -- thunks inside a run ---------------------------------------------------------------
 def conditionals(ctx: RunContext) -> Conditionals:
     """Conditional helpers bound to a run: a skip emits `step_skipped` into it."""
     return Conditionals(ctx)
@@ -158,8 +174,10 @@ def conditionals(ctx: RunContext) -> Conditionals:
 class Conditionals:
     """`when` / `unless` / `when_or` / `unless_or` that report skips to a run.
 
-    Each skip emits `StepSkipped(name=..., reason=...)` with the run's `workflow_id`,
-    `context` and a fresh `step_id` (only when the run has a listener).
+    They run thunks and return what the thunks return, like the module functions (use
+    `step.when(...)` to run a *step* conditionally). Each skip emits
+    `StepSkipped(name=..., reason=...)` with the run's `workflow_id`, `context` and a
+    fresh `step_id` (only when the run has a listener).
     """
 
     __slots__ = ("_ctx",)
@@ -199,10 +217,7 @@ class Conditionals:
         reason: str | None = None,
     ) -> object:
         """Like `when`; a skip emits `step_skipped`."""
-        if await _holds(cond):
-            return await _call(thunk)
-        await self._skipped(name, reason)
-        return None
+        return await _branch(cond, True, thunk, None, self._reporter(name, reason))
 
     @overload
     async def unless(
@@ -231,10 +246,7 @@ class Conditionals:
         reason: str | None = None,
     ) -> object:
         """Like `unless`; a skip emits `step_skipped`."""
-        if not await _holds(cond):
-            return await _call(thunk)
-        await self._skipped(name, reason)
-        return None
+        return await _branch(cond, False, thunk, None, self._reporter(name, reason))
 
     @overload
     async def when_or(
@@ -266,10 +278,7 @@ class Conditionals:
         reason: str | None = None,
     ) -> object:
         """Like `when_or`; a skip emits `step_skipped`."""
-        if await _holds(cond):
-            return await _call(thunk)
-        await self._skipped(name, reason)
-        return default
+        return await _branch(cond, True, thunk, default, self._reporter(name, reason))
 
     @overload
     async def unless_or(
@@ -301,14 +310,15 @@ class Conditionals:
         reason: str | None = None,
     ) -> object:
         """Like `unless_or`; a skip emits `step_skipped`."""
-        if not await _holds(cond):
-            return await _call(thunk)
-        await self._skipped(name, reason)
-        return default
+        return await _branch(cond, False, thunk, default, self._reporter(name, reason))
 
-    async def _skipped(self, name: str | None, reason: str | None) -> None:
+    def _reporter(self, name: str | None, reason: str | None) -> _Skip:
+        """What a skip does: emit `step_skipped` when the run has a listener."""
         ctx = self._ctx
-        if ctx.listening:
+        if not ctx.listening:
+            return None
+
+        async def report() -> None:
             await ctx.emit(
                 StepSkipped(
                     workflow_id=ctx.workflow_id,
@@ -320,8 +330,124 @@ class Conditionals:
                 )
             )
 
+        return report
 
-# -- internals -----------------------------------------------------------------------
+
+# -- steps ----------------------------------------------------------------------------
+class ConditionalSteps(StepBase[E_contra]):
+    """The conditional step variants: `when`, `unless`, `when_or`, `unless_or`.
+
+    Each is a step when it runs (`op` takes the forms and options of `step(op)`: its Ok
+    value is returned, its Err ends the run, step events are emitted with its name and
+    key) and emits `step_skipped` when it does not.
+    """
+
+    __slots__ = ()
+
+    async def when(
+        self,
+        cond: Condition,
+        # Spelled out, not aliased: through an alias mypy infers a lambda as returns' Result.
+        op: StepOp[T, E_contra]
+        | ReturnsResult[T, E_contra]
+        | Callable[[], ReturnsResult[T, E_contra]],
+        *,
+        reason: str | None = None,
+        **options: Unpack[StepOptions],
+    ) -> T | None:
+        """Run `op` as a step if `cond` holds; otherwise emit `step_skipped`, return None."""
+        return cast("T | None", await self._conditional(cond, True, op, None, reason, options))
+
+    async def unless(
+        self,
+        cond: Condition,
+        op: StepOp[T, E_contra]
+        | ReturnsResult[T, E_contra]
+        | Callable[[], ReturnsResult[T, E_contra]],
+        *,
+        reason: str | None = None,
+        **options: Unpack[StepOptions],
+    ) -> T | None:
+        """Run `op` as a step unless `cond` holds; otherwise emit `step_skipped`, return None."""
+        return cast("T | None", await self._conditional(cond, False, op, None, reason, options))
+
+    async def when_or(
+        self,
+        cond: Condition,
+        op: StepOp[T, E_contra]
+        | ReturnsResult[T, E_contra]
+        | Callable[[], ReturnsResult[T, E_contra]],
+        default: D,
+        *,
+        reason: str | None = None,
+        **options: Unpack[StepOptions],
+    ) -> T | D:
+        """Like `step.when`, returning `default` instead of None when skipped."""
+        return cast("T | D", await self._conditional(cond, True, op, default, reason, options))
+
+    async def unless_or(
+        self,
+        cond: Condition,
+        op: StepOp[T, E_contra]
+        | ReturnsResult[T, E_contra]
+        | Callable[[], ReturnsResult[T, E_contra]],
+        default: D,
+        *,
+        reason: str | None = None,
+        **options: Unpack[StepOptions],
+    ) -> T | D:
+        """Like `step.unless`, returning `default` instead of None when skipped."""
+        return cast("T | D", await self._conditional(cond, False, op, default, reason, options))
+
+    async def _conditional(
+        self,
+        cond: Condition,
+        run_if: bool,
+        op: object,
+        default: object,
+        reason: str | None,
+        options: StepOptions,
+    ) -> object:
+        run = self._run
+        # Resolved before the condition, so a wrong option fails whichever way it goes.
+        spec = build_spec(run, op, **options)
+
+        async def step() -> object:
+            return self._unwrap(await run.execute(op, spec))
+
+        async def skip() -> None:
+            discard(op)  # a bare coroutine that never runs is closed, not left unawaited
+            ctx = run.ctx
+            if ctx.listening:
+                fields = run.step_fields(ctx.new_step_id(), spec.name, spec.key, run.parent_id())
+                await ctx.emit(StepSkipped(**fields, reason=reason))
+
+        try:
+            return await _branch(cond, run_if, step, default, skip)
+        except BaseException:
+            discard(op)  # the predicate raised, so a bare coroutine never ran: close it
+            raise
+
+
+# -- the decision ----------------------------------------------------------------------
+async def _branch(
+    cond: Condition, run_if: bool, thunk: Callable[[], object], default: object, skip: _Skip
+) -> object:
+    """Run `thunk` when `cond` is `run_if`, and return its (awaited) result.
+
+    Otherwise call `skip` (if any) and return `default`. The one implementation behind
+    every conditional of this module.
+    """
+    if await _holds(cond) is run_if:
+        if not callable(thunk):
+            raise TypeError(f"the thunk must be a zero-argument callable, got {thunk!r}")
+        value = thunk()
+        return await value if inspect.isawaitable(value) else value
+    if skip is not None:
+        await skip()
+    return default
+
+
 async def _holds(cond: Condition) -> bool:
     """Evaluate a condition: a bool as is, a predicate called (and awaited if async)."""
     if isinstance(cond, bool):
@@ -332,156 +458,3 @@ async def _holds(cond: Condition) -> bool:
     if inspect.isawaitable(outcome):
         outcome = await outcome
     return bool(outcome)
-
-
-async def _call(thunk: Callable[[], object]) -> object:
-    """Call the thunk, awaiting its result when it is awaitable."""
-    if not callable(thunk):
-        raise TypeError(f"the thunk must be a zero-argument callable, got {thunk!r}")
-    value = thunk()
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
-class ConditionalSteps(StepBase[E_contra]):
-    """The conditional step variants: `when`, `unless`, `when_or`, `unless_or`.
-
-    Unlike the module functions, these emit `step_skipped` into the run.
-    """
-
-    __slots__ = ()
-
-    @overload
-    async def when(
-        self,
-        cond: Condition,
-        thunk: Callable[[], Awaitable[T]],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | None: ...
-
-    @overload
-    async def when(
-        self,
-        cond: Condition,
-        thunk: Callable[[], T],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | None: ...
-
-    async def when(
-        self,
-        cond: Condition,
-        thunk: Callable[[], object],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> object:
-        """Run `thunk` if `cond` holds; otherwise emit `step_skipped` and return None."""
-        helpers = conditionals(self._run.ctx)
-        return await helpers.when(cond, thunk, name=name, reason=reason)
-
-    @overload
-    async def unless(
-        self,
-        cond: Condition,
-        thunk: Callable[[], Awaitable[T]],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | None: ...
-
-    @overload
-    async def unless(
-        self,
-        cond: Condition,
-        thunk: Callable[[], T],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | None: ...
-
-    async def unless(
-        self,
-        cond: Condition,
-        thunk: Callable[[], object],
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> object:
-        """Run `thunk` unless `cond` holds; otherwise emit `step_skipped` and return None."""
-        helpers = conditionals(self._run.ctx)
-        return await helpers.unless(cond, thunk, name=name, reason=reason)
-
-    @overload
-    async def when_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], Awaitable[T]],
-        default: D,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | D: ...
-
-    @overload
-    async def when_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], T],
-        default: D,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | D: ...
-
-    async def when_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], object],
-        default: object,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> object:
-        """Like `when`, returning `default` instead of None when skipped."""
-        helpers = conditionals(self._run.ctx)
-        return await helpers.when_or(cond, thunk, default, name=name, reason=reason)
-
-    @overload
-    async def unless_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], Awaitable[T]],
-        default: D,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | D: ...
-
-    @overload
-    async def unless_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], T],
-        default: D,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> T | D: ...
-
-    async def unless_or(
-        self,
-        cond: Condition,
-        thunk: Callable[[], object],
-        default: object,
-        *,
-        name: str | None = None,
-        reason: str | None = None,
-    ) -> object:
-        """Like `unless`, returning `default` instead of None when skipped."""
-        helpers = conditionals(self._run.ctx)
-        return await helpers.unless_or(cond, thunk, default, name=name, reason=reason)

@@ -67,7 +67,7 @@ async def combinators(step: Step[UserNotFound]) -> None:
     assert_type(mapped, list[str])
     text = await step.try_(lambda: "raw", error=UserNotFound("x"))
     assert_type(text, str)
-    maybe = await step.when(True, lambda: 1)
+    maybe = await step.when(True, lambda: Ok(1))
     assert_type(maybe, int | None)
 
 
