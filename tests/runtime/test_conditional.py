@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from typing import Any, ClassVar
 
 import pytest
 
-from resultflow import Err, MemoryCache, Ok, Result, Step, TaggedError, UnexpectedError, run
+from resultflow import (
+    Err,
+    MemoryCache,
+    Ok,
+    Result,
+    Step,
+    SyncStep,
+    TaggedError,
+    UnexpectedError,
+    run,
+    run_sync,
+)
 from resultflow._runtime.conditional import (
     Conditionals,
     conditionals,
@@ -17,6 +29,7 @@ from resultflow._runtime.conditional import (
     when_or,
 )
 from resultflow._runtime.context import RunContext
+from resultflow._runtime.options import SyncStepOptions
 from resultflow.devtools import Devtools
 from resultflow.events import StepEventBase, StepSkipped, StepStarted, WorkflowEvent
 from resultflow.reliability import RetryPolicy
@@ -386,3 +399,105 @@ async def test_otel_shows_a_conditional_step_that_ran_as_a_span() -> None:
         "step lookup",
         "workflow flow",
     ]
+
+
+# -- SyncStep.when / unless -----------------------------------------------------------------
+def load(value: int) -> Result[int, NotFound]:
+    return Ok(value)
+
+
+def test_sync_conditional_steps_run_as_steps_and_skip_with_events() -> None:
+    sink = Recorder()
+
+    def body(step: SyncStep[NotFound]) -> tuple[int | None, int | None, int, str]:
+        a = step.when(True, lambda: load(1), name="one", key="k1")
+        b = step.unless(yes, load(2), name="two", reason="not needed")
+        c = step.when_or(no, lambda: load(3), -3, reason="off")
+        d = step.unless_or(False, Ok("four"), "none", name="four")
+        return a, b, c, d
+
+    assert run_sync(body, on_event=sink, clock=TestClock()) == Ok((1, None, -3, "four"))
+    assert event_kinds(sink.events) == [
+        ("step_start", "one", "k1"),
+        ("step_success", "one", "k1"),
+        ("step_complete", "one", "k1"),
+        ("step_skipped", "two", None),
+        ("step_skipped", None, None),
+        ("step_start", "four", None),
+        ("step_success", "four", None),
+    ]
+    reasons = [e.reason for e in sink.events if isinstance(e, StepSkipped)]
+    assert reasons == ["not needed", "off"]
+
+
+def test_an_err_from_a_sync_conditional_step_ends_the_run() -> None:
+    after: list[str] = []
+
+    def body(step: SyncStep[NotFound]) -> str:
+        step.unless(False, lambda: Err(NotFound("7")), name="lookup")
+        after.append("went on")
+        return "done"
+
+    assert run_sync(body) == Err(NotFound("7"))
+    assert after == []
+
+
+def test_sync_and_async_conditional_steps_emit_the_same_events() -> None:
+    def events_of_sync() -> list[str]:
+        sink = Recorder()
+
+        def body(step: SyncStep[NotFound]) -> int | None:
+            step.when(False, lambda: load(0), name="skip", key="s")
+            return step.when(True, lambda: load(1), name="run", key="r", retry=2)
+
+        run_sync(body, on_event=sink, clock=TestClock(), workflow_id="w", name="flow")
+        return [repr((e.type, getattr(e, "name", None))) for e in sink.events]
+
+    async def events_of_async() -> list[str]:
+        sink = Recorder()
+
+        async def body(step: Step[NotFound]) -> int | None:
+            await step.when(False, lambda: load(0), name="skip", key="s")
+            return await step.when(True, lambda: load(1), name="run", key="r", retry=2)
+
+        await run(body, on_event=sink, clock=TestClock(), workflow_id="w", name="flow")
+        return [repr((e.type, getattr(e, "name", None))) for e in sink.events]
+
+    assert events_of_sync() == asyncio.run(events_of_async())
+
+
+def test_sync_conditional_steps_refuse_async_predicates_and_async_only_options() -> None:
+    def async_predicate(step: SyncStep[NotFound]) -> int | None:
+        return step.when(async_yes, lambda: load(1))  # type: ignore[arg-type]
+
+    result = run_sync(async_predicate)
+    gc.collect()  # the predicate's coroutine was closed: no "never awaited" warning
+    assert isinstance(result, Err) and isinstance(result.error, UnexpectedError)
+    assert "run_sync needs a synchronous condition" in result.error.message
+
+    def async_only(step: SyncStep[NotFound]) -> int | None:
+        options: Any = {"timeout": 1.0}
+        return step.when(True, lambda: load(1), **options)
+
+    refused = run_sync(async_only)
+    assert isinstance(refused, Err) and isinstance(refused.error, UnexpectedError)
+    assert "unknown step option(s): timeout; a SyncStep takes" in refused.error.message
+
+
+def test_sync_steps_take_sync_step_options() -> None:
+    sink = Recorder()
+
+    def body(step: SyncStep[NotFound]) -> int:
+        options: SyncStepOptions = {"name": "load", "key": "k", "description": "d"}
+        return step(lambda: load(5), **options) + step.try_(lambda: 1, error=NotFound("x"), ttl=1.0)
+
+    assert run_sync(body, on_event=sink) == Ok(6)
+    assert ("step_start", "load", "k") in event_kinds(sink.events)
+
+    def unknown(step: SyncStep[NotFound]) -> int:
+        options: Any = {"policy": None}
+        return step(lambda: load(5), **options)
+
+    refused = run_sync(unknown)
+    assert isinstance(refused, Err) and isinstance(refused.error, UnexpectedError)
+    assert "unknown step option(s): policy" in refused.error.message

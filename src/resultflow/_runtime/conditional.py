@@ -12,7 +12,8 @@ Two families share one decision (`_branch`: evaluate the condition, then run or 
   takes, with every step option; its Ok value is returned, its Err ends the run, and it
   emits step events like any step (so devtools and OpenTelemetry show it). When it does
   not run, `step_skipped` is emitted (with the step's name and key) and the value is
-  None, or the default.
+  None, or the default. `SyncStep` has the same steps (`SyncConditionalSteps`), with a
+  synchronous predicate; both run one coroutine, which `run_sync` drives to its end.
 
 `cond` is a bool or a zero-argument predicate, sync or async.
 """
@@ -26,10 +27,17 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast, overload
 from typing_extensions import Unpack
 
 from resultflow._runtime.context import RunContext
-from resultflow._runtime.options import StepOptions, build_spec
-from resultflow._runtime.pipeline import StepBase, StepOp
+from resultflow._runtime.drivers import complete, refuse_awaitable
+from resultflow._runtime.options import (
+    StepOptions,
+    SyncStepOptions,
+    build_spec,
+    build_sync_spec,
+)
+from resultflow._runtime.pipeline import StepBase, StepOp, StepSpec
 from resultflow._runtime.step_ops import discard
 from resultflow.events import StepSkipped
+from resultflow.result import Err, Ok
 
 if TYPE_CHECKING:
     from returns.result import Result as ReturnsResult
@@ -38,6 +46,8 @@ __all__ = [
     "Condition",
     "ConditionalSteps",
     "Conditionals",
+    "SyncCondition",
+    "SyncConditionalSteps",
     "conditionals",
     "unless",
     "unless_or",
@@ -51,6 +61,9 @@ E_contra = TypeVar("E_contra", contravariant=True)
 
 Condition: TypeAlias = bool | Callable[[], bool] | Callable[[], Awaitable[bool]]
 """A bool, or a zero-argument predicate returning a bool (sync or async)."""
+
+SyncCondition: TypeAlias = bool | Callable[[], bool]
+"""The condition of a `SyncStep` conditional: a bool or a synchronous predicate."""
 
 _Skip: TypeAlias = Callable[[], Awaitable[None]] | None
 
@@ -334,7 +347,46 @@ class Conditionals:
 
 
 # -- steps ----------------------------------------------------------------------------
-class ConditionalSteps(StepBase[E_contra]):
+class _ConditionalStepBase(StepBase[E_contra]):
+    """What the async and sync conditional steps share: the step-or-skip itself.
+
+    `_conditional` is a coroutine in both cases; a `SyncStep` drives it to its end with
+    the sync driver's `complete` (under `run_sync` nothing in it ever waits).
+    """
+
+    __slots__ = ()
+
+    async def _conditional(
+        self,
+        cond: Condition,
+        run_if: bool,
+        op: object,
+        default: object,
+        reason: str | None,
+        spec: StepSpec,
+        *,
+        sync: bool = False,
+    ) -> object:
+        run = self._run
+
+        async def step() -> object:
+            return self._unwrap(await run.execute(op, spec))
+
+        async def skip() -> None:
+            discard(op)  # a bare coroutine that never runs is closed, not left unawaited
+            ctx = run.ctx
+            if ctx.listening:
+                fields = run.step_fields(ctx.new_step_id(), spec.name, spec.key, run.parent_id())
+                await ctx.emit(StepSkipped(**fields, reason=reason))
+
+        try:
+            return await _branch(cond, run_if, step, default, skip, sync=sync)
+        except BaseException:
+            discard(op)  # the predicate raised, so a bare coroutine never ran: close it
+            raise
+
+
+class ConditionalSteps(_ConditionalStepBase[E_contra]):
     """The conditional step variants: `when`, `unless`, `when_or`, `unless_or`.
 
     Each is a step when it runs (`op` takes the forms and options of `step(op)`: its Ok
@@ -356,7 +408,8 @@ class ConditionalSteps(StepBase[E_contra]):
         **options: Unpack[StepOptions],
     ) -> T | None:
         """Run `op` as a step if `cond` holds; otherwise emit `step_skipped`, return None."""
-        return cast("T | None", await self._conditional(cond, True, op, None, reason, options))
+        spec = build_spec(self._run, op, **options)
+        return cast("T | None", await self._conditional(cond, True, op, None, reason, spec))
 
     async def unless(
         self,
@@ -369,7 +422,8 @@ class ConditionalSteps(StepBase[E_contra]):
         **options: Unpack[StepOptions],
     ) -> T | None:
         """Run `op` as a step unless `cond` holds; otherwise emit `step_skipped`, return None."""
-        return cast("T | None", await self._conditional(cond, False, op, None, reason, options))
+        spec = build_spec(self._run, op, **options)
+        return cast("T | None", await self._conditional(cond, False, op, None, reason, spec))
 
     async def when_or(
         self,
@@ -383,7 +437,8 @@ class ConditionalSteps(StepBase[E_contra]):
         **options: Unpack[StepOptions],
     ) -> T | D:
         """Like `step.when`, returning `default` instead of None when skipped."""
-        return cast("T | D", await self._conditional(cond, True, op, default, reason, options))
+        spec = build_spec(self._run, op, **options)
+        return cast("T | D", await self._conditional(cond, True, op, default, reason, spec))
 
     async def unless_or(
         self,
@@ -397,48 +452,107 @@ class ConditionalSteps(StepBase[E_contra]):
         **options: Unpack[StepOptions],
     ) -> T | D:
         """Like `step.unless`, returning `default` instead of None when skipped."""
-        return cast("T | D", await self._conditional(cond, False, op, default, reason, options))
+        spec = build_spec(self._run, op, **options)
+        return cast("T | D", await self._conditional(cond, False, op, default, reason, spec))
 
-    async def _conditional(
+
+class SyncConditionalSteps(_ConditionalStepBase[E_contra]):
+    """`SyncStep`'s conditional steps: `when`, `unless`, `when_or`, `unless_or`.
+
+    The same steps as `ConditionalSteps` for `run_sync` bodies: the condition is a bool
+    or a synchronous predicate, the op a Result or a callable returning one, and the
+    options those of `SyncStep` (`SyncStepOptions`).
+    """
+
+    __slots__ = ()
+
+    def when(
         self,
-        cond: Condition,
-        run_if: bool,
-        op: object,
-        default: object,
-        reason: str | None,
-        options: StepOptions,
-    ) -> object:
-        run = self._run
-        # Resolved before the condition, so a wrong option fails whichever way it goes.
-        spec = build_spec(run, op, **options)
+        cond: SyncCondition,
+        op: Ok[T]
+        | Err[E_contra]
+        | Callable[[], Ok[T] | Err[E_contra]]
+        | ReturnsResult[T, E_contra]
+        | Callable[[], ReturnsResult[T, E_contra]],
+        *,
+        reason: str | None = None,
+        **options: Unpack[SyncStepOptions],
+    ) -> T | None:
+        """Run `op` as a step if `cond` holds; otherwise emit `step_skipped`, return None."""
+        spec = build_sync_spec(self._run, op, **options)
+        flow = self._conditional(cond, True, op, None, reason, spec, sync=True)
+        return cast("T | None", complete(flow))
 
-        async def step() -> object:
-            return self._unwrap(await run.execute(op, spec))
+    def unless(
+        self,
+        cond: SyncCondition,
+        op: Ok[T]
+        | Err[E_contra]
+        | Callable[[], Ok[T] | Err[E_contra]]
+        | ReturnsResult[T, E_contra]
+        | Callable[[], ReturnsResult[T, E_contra]],
+        *,
+        reason: str | None = None,
+        **options: Unpack[SyncStepOptions],
+    ) -> T | None:
+        """Run `op` as a step unless `cond` holds; otherwise emit `step_skipped`, return None."""
+        spec = build_sync_spec(self._run, op, **options)
+        flow = self._conditional(cond, False, op, None, reason, spec, sync=True)
+        return cast("T | None", complete(flow))
 
-        async def skip() -> None:
-            discard(op)  # a bare coroutine that never runs is closed, not left unawaited
-            ctx = run.ctx
-            if ctx.listening:
-                fields = run.step_fields(ctx.new_step_id(), spec.name, spec.key, run.parent_id())
-                await ctx.emit(StepSkipped(**fields, reason=reason))
+    def when_or(
+        self,
+        cond: SyncCondition,
+        op: Ok[T]
+        | Err[E_contra]
+        | Callable[[], Ok[T] | Err[E_contra]]
+        | ReturnsResult[T, E_contra]
+        | Callable[[], ReturnsResult[T, E_contra]],
+        default: D,
+        *,
+        reason: str | None = None,
+        **options: Unpack[SyncStepOptions],
+    ) -> T | D:
+        """Like `step.when`, returning `default` instead of None when skipped."""
+        spec = build_sync_spec(self._run, op, **options)
+        flow = self._conditional(cond, True, op, default, reason, spec, sync=True)
+        return cast("T | D", complete(flow))
 
-        try:
-            return await _branch(cond, run_if, step, default, skip)
-        except BaseException:
-            discard(op)  # the predicate raised, so a bare coroutine never ran: close it
-            raise
+    def unless_or(
+        self,
+        cond: SyncCondition,
+        op: Ok[T]
+        | Err[E_contra]
+        | Callable[[], Ok[T] | Err[E_contra]]
+        | ReturnsResult[T, E_contra]
+        | Callable[[], ReturnsResult[T, E_contra]],
+        default: D,
+        *,
+        reason: str | None = None,
+        **options: Unpack[SyncStepOptions],
+    ) -> T | D:
+        """Like `step.unless`, returning `default` instead of None when skipped."""
+        spec = build_sync_spec(self._run, op, **options)
+        flow = self._conditional(cond, False, op, default, reason, spec, sync=True)
+        return cast("T | D", complete(flow))
 
 
 # -- the decision ----------------------------------------------------------------------
 async def _branch(
-    cond: Condition, run_if: bool, thunk: Callable[[], object], default: object, skip: _Skip
+    cond: Condition,
+    run_if: bool,
+    thunk: Callable[[], object],
+    default: object,
+    skip: _Skip,
+    *,
+    sync: bool = False,
 ) -> object:
     """Run `thunk` when `cond` is `run_if`, and return its (awaited) result.
 
     Otherwise call `skip` (if any) and return `default`. The one implementation behind
-    every conditional of this module.
+    every conditional of this module; `sync` refuses an async predicate (`run_sync`).
     """
-    if await _holds(cond) is run_if:
+    if await _holds(cond, sync=sync) is run_if:
         if not callable(thunk):
             raise TypeError(f"the thunk must be a zero-argument callable, got {thunk!r}")
         value = thunk()
@@ -448,7 +562,7 @@ async def _branch(
     return default
 
 
-async def _holds(cond: Condition) -> bool:
+async def _holds(cond: Condition, *, sync: bool = False) -> bool:
     """Evaluate a condition: a bool as is, a predicate called (and awaited if async)."""
     if isinstance(cond, bool):
         return cond
@@ -456,5 +570,7 @@ async def _holds(cond: Condition) -> bool:
         raise TypeError(f"a condition is a bool or a zero-argument predicate, got {cond!r}")
     outcome: object = cond()
     if inspect.isawaitable(outcome):
+        if sync:
+            refuse_awaitable(outcome, "condition")
         outcome = await outcome
     return bool(outcome)

@@ -41,10 +41,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STEP_OPTION_NAMES",
+    "SYNC_STEP_OPTION_NAMES",
     "StepOptions",
     "StepOptionsWithoutRetry",
     "SyncStepOptions",
     "build_spec",
+    "build_sync_spec",
     "unknown_options_message",
 ]
 
@@ -107,11 +109,16 @@ ONE_SHOT_NOTE = (
 STEP_OPTION_NAMES: frozenset[str] = StepOptions.__optional_keys__
 """The names `StepOptions` declares, for checking keywords at run time."""
 
+SYNC_STEP_OPTION_NAMES: frozenset[str] = SyncStepOptions.__optional_keys__
+"""The names `SyncStepOptions` declares, for checking a `SyncStep`'s keywords at run time."""
 
-def unknown_options_message(options: Mapping[str, object], known: frozenset[str]) -> str:
+
+def unknown_options_message(
+    options: Mapping[str, object], known: frozenset[str], what: str = "a step"
+) -> str:
     """The TypeError message for keywords that are not step options."""
     unknown = ", ".join(sorted(set(options) - known))
-    return f"unknown step option(s): {unknown}; a step takes {', '.join(sorted(known))}"
+    return f"unknown step option(s): {unknown}; {what} takes {', '.join(sorted(known))}"
 
 
 def build_spec(run: RunState, op: object, /, **options: Unpack[StepOptions]) -> StepSpec:
@@ -190,3 +197,10 @@ def build_spec(run: RunState, op: object, /, **options: Unpack[StepOptions]) -> 
             "only be awaited once"
         )
     return spec
+
+
+def build_sync_spec(run: RunState, op: object, /, **options: Unpack[SyncStepOptions]) -> StepSpec:
+    """`build_spec` for a `SyncStep`: the async-only options are refused at run time too."""
+    if not options.keys() <= SYNC_STEP_OPTION_NAMES:
+        raise TypeError(unknown_options_message(options, SYNC_STEP_OPTION_NAMES, "a SyncStep"))
+    return build_spec(run, op, **options)

@@ -21,14 +21,16 @@ from typing import (
     overload,
 )
 
+from typing_extensions import Unpack
+
+from resultflow._runtime.conditional import SyncConditionalSteps
 from resultflow._runtime.drivers import complete
-from resultflow._runtime.pipeline import AnyResult, StepBase, StepSpec
+from resultflow._runtime.options import SyncStepOptions, build_sync_spec
+from resultflow._runtime.pipeline import AnyResult, StepSpec
 from resultflow.result import Err, Ok
 
 if TYPE_CHECKING:
     from returns.result import Result as ReturnsResult
-
-    from resultflow.reliability._retry import RetryPolicy
 
 __all__ = ["SyncStep"]
 
@@ -39,10 +41,11 @@ E_contra = TypeVar("E_contra", contravariant=True)
 Backoff: TypeAlias = Literal["exponential", "linear", "fixed"]
 
 
-class SyncStep(StepBase[E_contra]):
+class SyncStep(SyncConditionalSteps[E_contra]):
     """The step runner of a synchronous body; `E` is the body's error union.
 
-    Its `context` is the run's context; listeners are called with `emit_sync`.
+    Its `context` is the run's context; listeners are called with `emit_sync`. The
+    conditional steps (`when`, `unless`, ...) come from `SyncConditionalSteps`.
     """
 
     __slots__ = ()
@@ -51,51 +54,30 @@ class SyncStep(StepBase[E_contra]):
     def __call__(
         self,
         op: Ok[T] | Err[E_contra] | Callable[[], Ok[T] | Err[E_contra]],
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        ttl: float | None = None,
-        cache_errors: bool = True,
+        **options: Unpack[SyncStepOptions],
     ) -> T: ...
 
     @overload
     def __call__(
         self,
         op: ReturnsResult[T, E_contra] | Callable[[], ReturnsResult[T, E_contra]],
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        ttl: float | None = None,
-        cache_errors: bool = True,
+        **options: Unpack[SyncStepOptions],
     ) -> T: ...
 
-    def __call__(
-        self,
-        op: object,
-        *,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
-        ttl: float | None = None,
-        cache_errors: bool = True,
-    ) -> object:
-        run = self._run
-        retry_policy = None
-        if retry is not None:
-            from resultflow.reliability._retry import RetryPolicy
+    def __call__(self, op: object, **options: Unpack[SyncStepOptions]) -> object:
+        """Run `op` as a step: return its Ok value, or end the body with its Err.
 
-            retry_policy = RetryPolicy.coerce(retry)
-        if retry_policy is None and key is None and run.plain:
+        Takes the options of `SyncStepOptions` (`key`, `name`, `retry`, `ttl`,
+        `description`); see `Step.__call__`.
+        """
+        run = self._run
+        spec = build_sync_spec(run, op, **options) if options else None
+        if run.plain and (spec is None or (spec.plain and spec.key is None)):
             # Fast path: nothing observes this step and it has nothing to cache or retry,
             # so its lifecycle is just running the op once.
-            result = run.once_sync(op, name)
+            result = run.once_sync(op, None if spec is None else spec.name)
         else:
-            spec = StepSpec(
-                key=key, name=name, retry=retry_policy, ttl=ttl, cache_errors=cache_errors
-            )
-            result = complete(run.execute(op, spec))
+            result = complete(run.execute(op, spec or StepSpec()))
         if type(result) is Ok:
             return result.value
         raise run.exit(result)
@@ -103,13 +85,7 @@ class SyncStep(StepBase[E_contra]):
     # -- variants -------------------------------------------------------------------
     @overload
     def try_(
-        self,
-        fn: Callable[[], T],
-        *,
-        error: E_contra,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
+        self, fn: Callable[[], T], *, error: E_contra, **options: Unpack[SyncStepOptions]
     ) -> T: ...
 
     @overload
@@ -118,9 +94,7 @@ class SyncStep(StepBase[E_contra]):
         fn: Callable[[], T],
         *,
         on_error: Callable[[Exception], E_contra],
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
+        **options: Unpack[SyncStepOptions],
     ) -> T: ...
 
     def try_(
@@ -129,9 +103,7 @@ class SyncStep(StepBase[E_contra]):
         *,
         error: object = None,
         on_error: Callable[[Exception], object] | None = None,
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
+        **options: Unpack[SyncStepOptions],
     ) -> object:
         """Run a function that raises: its exceptions become `Err(error)` / `Err(on_error(exc))`."""
         if not callable(fn):
@@ -144,16 +116,14 @@ class SyncStep(StepBase[E_contra]):
                 return Err(on_error(exc) if on_error is not None else error, exc)
             return Ok(value)
 
-        return self(cast("Any", op), key=key, name=name, retry=retry)
+        return self(cast("Any", op), **options)
 
     def from_result(
         self,
         fn: Ok[T] | Err[F] | Callable[[], Ok[T] | Err[F]],
         *,
         on_error: Callable[[F], E_contra],
-        key: str | None = None,
-        name: str | None = None,
-        retry: int | RetryPolicy | None = None,
+        **options: Unpack[SyncStepOptions],
     ) -> T:
         """Run a Result-returning op and map its error into the body's error union.
 
@@ -176,7 +146,7 @@ class SyncStep(StepBase[E_contra]):
                     return Err(mapper(failure), cause)
             return value
 
-        value: T = self(cast("Any", op), key=key, name=name, retry=retry)
+        value: T = self(cast("Any", op), **options)
         return value
 
     def retry(

@@ -12,7 +12,8 @@ from typing import assert_type
 from returns.result import Result as ReturnsResult
 from returns.result import Success
 
-from resultflow import Err, Ok, Result, Step, conditionals, run, when, when_or
+from resultflow import Err, Ok, Result, Step, SyncStep, conditionals, run, when, when_or
+from resultflow._runtime.options import SyncStepOptions
 from resultflow.errors import TaggedError, UnexpectedError
 from resultflow.reliability import Policy
 
@@ -61,3 +62,14 @@ async def thunks(step: Step[NotFound]) -> None:
 
 async def results() -> None:
     assert_type(await run(body, "a"), Ok[int | None] | Err[NotFound | Declined | UnexpectedError])
+
+
+def sync_body(step: SyncStep[NotFound], uid: str) -> str | None:
+    assert_type(step.when(True, load(uid), name="n", key="k"), str | None)
+    assert_type(step.unless(lambda: False, lambda: load(uid), retry=2), str | None)
+    assert_type(step.when_or(False, lambda: lookup(uid), 0), bytes | int)
+    assert_type(step.unless_or(True, Ok(1.5), "none", ttl=1.0, description="d"), float | str)
+    options: SyncStepOptions = {"name": "load", "retry": 3}
+    assert_type(step(lambda: load(uid), **options), str)
+    assert_type(step.try_(lambda: 1, error=NotFound("x"), key="k", ttl=2.0), int)
+    return step.when(True, lambda: Ok("x"))
