@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -191,3 +192,17 @@ async def test_compare_and_set_on_rows_written_by_something_else(tmp_path: Path)
         await kv.get("blob")  # untouched
     await kv.close()
     assert (b"utf8-blob", "bonjour", None) in read_rows(path, "resultflow_kv")
+
+
+async def test_stores_opening_one_fresh_file_at_once_all_get_in(tmp_path: Path) -> None:
+    """Switching a new file to WAL takes a lock SQLite does not wait for: the stores that
+    lose that race retry within their timeout instead of failing with 'locked'."""
+    for round_number in range(15):
+        path = tmp_path / f"fresh-{round_number}.db"
+        stores = [SQLiteKV(path) for _ in range(4)]
+        try:
+            results = await asyncio.gather(*(store.get("missing") for store in stores))
+            assert results == [None, None, None, None]
+        finally:
+            for store in stores:
+                await store.close()

@@ -16,6 +16,7 @@ import asyncio
 import os
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -231,15 +232,28 @@ class SQLiteKV:
             )
         except sqlite3.Error as exc:
             raise StoreUnavailableError(_BACKEND, f"cannot open {self.path!r}: {exc}") from exc
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._quoted} "
-                "(key BLOB PRIMARY KEY, value TEXT NOT NULL, expires_at REAL) WITHOUT ROWID"
-            )
-        except sqlite3.Error as exc:
-            connection.close()
-            raise StoreUnavailableError(_BACKEND, f"cannot use {self.path!r}: {exc}") from exc
+        # Switching a new file to WAL takes a lock that SQLite does not wait for (no
+        # busy handler): when two connections open a fresh file at once, one gets
+        # "database is locked" at once. Retry that for up to `timeout` (this runs on
+        # the store's worker thread, so sleeping blocks no event loop).
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self._quoted} "
+                    "(key BLOB PRIMARY KEY, value TEXT NOT NULL, expires_at REAL) WITHOUT ROWID"
+                )
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                    continue
+                connection.close()
+                raise StoreUnavailableError(_BACKEND, f"cannot use {self.path!r}: {exc}") from exc
+            except sqlite3.Error as exc:
+                connection.close()
+                raise StoreUnavailableError(_BACKEND, f"cannot use {self.path!r}: {exc}") from exc
         self._connection = connection
         return connection
 

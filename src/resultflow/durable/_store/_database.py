@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal, LiteralString, Protocol
@@ -120,7 +121,17 @@ class SQLiteDatabase:
                 path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
             )
             if path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
+                # A fresh file's switch to WAL is not covered by the busy handler: when
+                # several workers open it at once, the losers retry within busy_timeout.
+                deadline = time.monotonic() + busy_timeout
+                while True:
+                    try:
+                        self._conn.execute("PRAGMA journal_mode=WAL")
+                        break
+                    except sqlite3.OperationalError as exc:
+                        if "locked" not in str(exc) or time.monotonic() >= deadline:
+                            raise
+                        time.sleep(0.005)
             synchronous = "FULL" if durability == "full" else "NORMAL"
             self._conn.execute(f"PRAGMA synchronous={synchronous}")
         except sqlite3.Error as exc:
