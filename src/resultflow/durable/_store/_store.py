@@ -503,19 +503,7 @@ class DurableStore:
             )
             if seq is None:
                 return False
-            await tx.execute(
-                _INSERT_CHECKPOINT,
-                (
-                    checkpoint.execution_id,
-                    checkpoint.attempt,
-                    checkpoint.key,
-                    checkpoint.position,
-                    checkpoint.kind,
-                    checkpoint.name,
-                    checkpoint.result,
-                    checkpoint.created_at,
-                ),
-            )
+            await _insert_checkpoint(tx, checkpoint)
             await self._insert_history(
                 tx, checkpoint.execution_id, checkpoint.attempt, seq, history
             )
@@ -652,19 +640,7 @@ class DurableStore:
                 (checkpoint.position, row[0]),
             )
             payload = str(row[1])
-            await tx.execute(
-                _INSERT_CHECKPOINT,
-                (
-                    checkpoint.execution_id,
-                    checkpoint.attempt,
-                    checkpoint.key,
-                    checkpoint.position,
-                    checkpoint.kind,
-                    checkpoint.name,
-                    checkpoint.result.replace("$PAYLOAD", payload),
-                    checkpoint.created_at,
-                ),
-            )
+            await _insert_checkpoint(tx, checkpoint, checkpoint.result.replace("$PAYLOAD", payload))
             await self._insert_history(
                 tx, checkpoint.execution_id, checkpoint.attempt, seq, history
             )
@@ -765,19 +741,7 @@ class DurableStore:
                 "DO UPDATE SET value = excluded.value, set_at = excluded.set_at",
                 (checkpoint.execution_id, key, value, checkpoint.created_at),
             )
-            await tx.execute(
-                _INSERT_CHECKPOINT,
-                (
-                    checkpoint.execution_id,
-                    checkpoint.attempt,
-                    checkpoint.key,
-                    checkpoint.position,
-                    checkpoint.kind,
-                    checkpoint.name,
-                    checkpoint.result,
-                    checkpoint.created_at,
-                ),
-            )
+            await _insert_checkpoint(tx, checkpoint)
             await self._insert_history(
                 tx,
                 checkpoint.execution_id,
@@ -1089,6 +1053,25 @@ def _record(row: Sequence[Any]) -> ExecutionRecord:
         lease_until=None if row[20] is None else float(row[20]),
         control=row[21],
         wakeups=int(row[22]),
+    )
+
+
+async def _insert_checkpoint(
+    tx: Transaction, checkpoint: Checkpoint, result: str | None = None
+) -> None:
+    """Insert `checkpoint`'s row (with `result` instead of its own, when given)."""
+    await tx.execute(
+        _INSERT_CHECKPOINT,
+        (
+            checkpoint.execution_id,
+            checkpoint.attempt,
+            checkpoint.key,
+            checkpoint.position,
+            checkpoint.kind,
+            checkpoint.name,
+            checkpoint.result if result is None else result,
+            checkpoint.created_at,
+        ),
     )
 
 
