@@ -121,6 +121,10 @@ def unknown_options_message(
     return f"unknown step option(s): {unknown}; {what} takes {', '.join(sorted(known))}"
 
 
+_LABEL_OPTION_NAMES: frozenset[str] = frozenset({"key", "name"})
+_PLAIN_SPEC = StepSpec()  # shared: a StepSpec is never changed once built
+
+
 def build_spec(run: RunState, op: object, /, **options: Unpack[StepOptions]) -> StepSpec:
     """Resolve run defaults, the step's policy and its explicit options into a `StepSpec`.
 
@@ -128,7 +132,14 @@ def build_spec(run: RunState, op: object, /, **options: Unpack[StepOptions]) -> 
     or untyped code can still pass one), and when the resolved options retry a bare
     awaitable (it can be awaited only once); the awaitable is closed first.
     """
-    if not options.keys() <= STEP_OPTION_NAMES:
+    keys = options.keys()
+    if not run.defaults and keys <= _LABEL_OPTION_NAMES:
+        # The common case on the hot path (`key=` and/or `name=`, or nothing): no
+        # policy to resolve, nothing to check beyond the names.
+        if not options:
+            return _PLAIN_SPEC
+        return StepSpec(key=options.get("key"), name=options.get("name"))
+    if not keys <= STEP_OPTION_NAMES:
         discard(op)
         raise TypeError(unknown_options_message(options, STEP_OPTION_NAMES))
     key = options.get("key")
