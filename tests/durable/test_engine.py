@@ -250,6 +250,8 @@ async def test_external_tasks_complete_fail_and_refuse_bad_tokens(engine: Engine
         assert await ok.result(timeout=15) == Ok({"paid": 15})
         assert await client.complete_task(token, 1) == Err(TaskClosed(token))
         assert await client.fail_task("no-such-token", "x") == Err(UnknownToken("no-such-token"))
+        refused = await client.complete_task(token, object())  # the codec cannot store it
+        assert isinstance(refused, Err) and isinstance(refused.error, InvalidInput)
         assert counter.calls["start"] == 1
 
         counter.calls.clear()

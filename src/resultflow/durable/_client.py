@@ -419,25 +419,22 @@ class Client:
         self, token: str, value: object = None
     ) -> Ok[None] | Err[UnknownToken | TaskClosed | InvalidInput]:
         """Finish the task of `token` with `value` (what `wait_for_task` returns)."""
-        try:
-            text = dumps_payload(value, path="value")
-        except SerializationError as exc:
-            return Err(InvalidInput(str(exc)))
-        return await self._finish_task(token, "COMPLETED", text)
+        return await self._finish_task(token, "COMPLETED", value, "value")
 
     async def fail_task(
         self, token: str, error: object
     ) -> Ok[None] | Err[UnknownToken | TaskClosed | InvalidInput]:
         """Fail the task of `token`: its execution exits with `Err(TaskFailed(name, error))`."""
-        try:
-            text = dumps_payload(error, path="error")
-        except SerializationError as exc:
-            return Err(InvalidInput(str(exc)))
-        return await self._finish_task(token, "FAILED", text)
+        return await self._finish_task(token, "FAILED", error, "error")
 
     async def _finish_task(
-        self, token: str, status: str, text: str
+        self, token: str, status: str, outcome: object, path: str
     ) -> Ok[None] | Err[UnknownToken | TaskClosed | InvalidInput]:
+        """Encode the task's `outcome` (nothing stored if the codec refuses it), then close it."""
+        try:
+            text = dumps_payload(outcome, path=path)
+        except SerializationError as exc:
+            return Err(InvalidInput(str(exc)))
         task = await (await self._open()).finish_task(token, status, text, self.clock.now())
         if task is None:
             return Err(UnknownToken(token))
